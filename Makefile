@@ -1,0 +1,20 @@
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: install test lint bench quickstart
+
+install:  ## install nas-cli and its test tools (CPU torch, pinned by constraints.txt)
+	$(PIP) install -c constraints.txt "torch==2.13.0"
+	$(PIP) install -c constraints.txt -e ".[dev]"
+
+test:  ## the whole test suite (< 10 min on 2 cores)
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check nas_cli tests bench search_spaces
+
+bench:  ## benchmarks: ratios against baselines measured in the same run
+	$(PYTHON) -m bench
+
+quickstart:
+	nas run specs/quickstart.yaml
