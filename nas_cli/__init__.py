@@ -1,0 +1,33 @@
+"""nas-cli: multi-trial neural architecture search from one YAML file.
+
+The model-space API (needs torch) is imported lazily, so `nas --help` and `nas status` stay
+fast: `from nas_cli import model_wrapper` works as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "model_wrapper": "nas_cli.space",
+    "basic_unit": "nas_cli.space",
+    "Mutator": "nas_cli.space",
+    "freeze": "nas_cli.space",
+    "fixed_arch": "nas_cli.space",
+    "search_space": "nas_cli.space",
+    "SearchSpace": "nas_cli.space",
+    "report_intermediate_result": "nas_cli.trial_context",
+    "current_arch": "nas_cli.trial_context",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nas_cli' has no attribute {name!r}")

@@ -1,0 +1,32 @@
+"""Freezing: a plain torch module for one architecture of a space."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from nas_cli.errors import SpaceError
+from nas_cli.space._context import fixed_arch
+from nas_cli.space._discover import search_space
+from nas_cli.space._mutator import Mutator
+
+
+def freeze(model_class: type[nn.Module], arch: Mapping[str, Any], *,
+           mutators: Sequence[Mutator] = (), **init_kwargs: Any) -> nn.Module:
+    """Build `model_class` with `arch`: no mutable is left in the returned module.
+
+    >>> model = freeze(Net, {"hidden": 64, "conv": 1})
+    """
+    canonical = search_space(model_class, init_kwargs, mutators).validate(arch)
+    with fixed_arch(canonical, _validated=True):
+        try:
+            model = model_class(**init_kwargs)
+        except SpaceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code
+            raise SpaceError(f"building {model_class.__name__} failed: {type(exc).__name__}: {exc}") from exc
+    for mutator in mutators:
+        model = mutator.apply(model, lambda label, candidates: canonical[label])
+    return model

@@ -1,0 +1,386 @@
+"""The mutable modules: LayerChoice, InputChoice, Repeat, Cell.
+
+Each one, built under `fixed_arch`, returns its chosen form instead of itself (the chosen
+candidate, a fixed input selection, an `nn.Sequential`, a fixed cell), so a frozen model holds
+no mutable. Built without one, it keeps every candidate and runs the first (shape checks work).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas_cli.errors import SpaceError
+from nas_cli.space._context import auto_label, current_fixed, label_scope
+from nas_cli.space._value import ValueChoice, ValueChoiceX
+
+REDUCTIONS = ("sum", "mean", "concat", "none")
+
+
+def _chosen(label: str, default: Any) -> Any:
+    """The fixed architecture's value for `label`, or `default` where the label is inactive."""
+    fixed = current_fixed()
+    return fixed.get(label, default) if fixed is not None else default
+
+
+class _Mutable(nn.Module):
+    """Base of the mutable modules. `__new__` returns the chosen form under `fixed_arch`."""
+
+    label: str
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        if not args and not kwargs:  # copy.deepcopy / pickle
+            return super().__new__(cls)
+        return cls._create(*args, **kwargs)
+
+    @classmethod
+    def _create(cls, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _instance(cls, **attrs: Any) -> Any:
+        self = super().__new__(cls)
+        nn.Module.__init__(self)
+        for name, value in attrs.items():
+            setattr(self, name, value)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any):  # everything happens in _create
+        pass
+
+
+# --------------------------------------------------------------------------- LayerChoice
+class LayerChoice(_Mutable):
+    """One of several candidate modules: `LayerChoice([conv3, conv5], label="conv")`.
+
+    The architecture records the index (list) or the key (dict) of the chosen candidate.
+    """
+
+    @classmethod
+    def _create(cls, candidates: Sequence[nn.Module] | dict[str, nn.Module], *, label: str | None = None):
+        label = auto_label("layerchoice", label)
+        if isinstance(candidates, dict):
+            names = [str(k) for k in candidates]
+            modules = list(candidates.values())
+        else:
+            modules = list(candidates)
+            names = list(range(len(modules)))
+        if not modules:
+            raise SpaceError(f"LayerChoice '{label}': needs at least one candidate")
+        for name, module in zip(names, modules):
+            if not isinstance(module, nn.Module):
+                raise SpaceError(
+                    f"LayerChoice '{label}': candidate {name!r} is a {type(module).__name__}, "
+                    "not a torch module"
+                )
+        fixed = current_fixed()
+        if fixed is not None:
+            chosen = fixed.get(label, names[0])
+            if chosen not in names:
+                raise SpaceError(f"label '{label}': {chosen!r} is not a candidate (candidates: {names})")
+            return modules[names.index(chosen)]
+        self = cls._instance(label=label, names=names)
+        for name, module in zip(names, modules):
+            self.add_module(str(name), module)
+        return self
+
+    @property
+    def candidates(self) -> list[nn.Module]:
+        return [self._modules[str(n)] for n in self.names]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, key: int | str) -> nn.Module:
+        return self._modules[str(key)]
+
+    def signature(self) -> list[str]:
+        """What must agree between LayerChoices sharing a label."""
+        return [f"{n}:{type(m).__name__}" for n, m in zip(self.names, self.candidates)]
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.candidates[0](*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}"
+
+
+# --------------------------------------------------------------------------- InputChoice
+def _reduce(tensors: list[torch.Tensor], reduction: str) -> Any:
+    if reduction == "none":
+        return tensors
+    if len(tensors) == 1:
+        return tensors[0]
+    if reduction == "concat":
+        return torch.cat(tensors, dim=1)
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = total + t
+    return total / len(tensors) if reduction == "mean" else total
+
+
+class ChosenInputs(nn.Module):
+    """A frozen InputChoice: takes the chosen inputs of a list and reduces them."""
+
+    def __init__(self, chosen: Sequence[int], reduction: str = "sum"):
+        super().__init__()
+        self.chosen = list(chosen)
+        self.reduction = reduction
+
+    def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
+        return _reduce([candidate_inputs[i] for i in self.chosen], self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"chosen={self.chosen}, reduction={self.reduction!r}"
+
+
+def input_candidates(n_candidates: int, n_chosen: int | None) -> list[list[int]]:
+    """Every selection an InputChoice can make, as sorted index lists."""
+    sizes = range(1, n_candidates + 1) if n_chosen is None else [n_chosen]
+    return [list(c) for k in sizes for c in itertools.combinations(range(n_candidates), k)]
+
+
+class InputChoice(_Mutable):
+    """Picks `n_chosen` of the tensors it is called with and reduces them.
+
+    `n_chosen=None` picks any non-empty subset. The architecture records the sorted indices.
+    """
+
+    @classmethod
+    def _create(
+        cls,
+        n_candidates: int,
+        n_chosen: int | None = 1,
+        reduction: str = "sum",
+        *,
+        label: str | None = None,
+    ):
+        label = auto_label("inputchoice", label)
+        if not isinstance(n_candidates, int) or n_candidates < 1:
+            raise SpaceError(f"InputChoice '{label}': n_candidates must be a positive int, got {n_candidates!r}")
+        if n_chosen is not None and not (isinstance(n_chosen, int) and 1 <= n_chosen <= n_candidates):
+            raise SpaceError(
+                f"InputChoice '{label}': n_chosen must be None or 1..{n_candidates}, got {n_chosen!r}"
+            )
+        if reduction not in REDUCTIONS:
+            raise SpaceError(f"InputChoice '{label}': reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+        default = list(range(n_chosen or 1))
+        if current_fixed() is not None:
+            chosen = _chosen(label, default)
+            chosen = [chosen] if isinstance(chosen, int) else list(chosen)
+            if chosen not in input_candidates(n_candidates, n_chosen):
+                raise SpaceError(
+                    f"label '{label}': {chosen!r} is not a valid choice of "
+                    f"{n_chosen or 'any number of'} among {n_candidates} inputs"
+                )
+            return ChosenInputs(chosen, reduction)
+        return cls._instance(
+            label=label, n_candidates=n_candidates, n_chosen=n_chosen, reduction=reduction,
+        )
+
+    def candidates(self) -> list[list[int]]:
+        return input_candidates(self.n_candidates, self.n_chosen)
+
+    def signature(self) -> tuple[int, int | None]:
+        return (self.n_candidates, self.n_chosen)
+
+    def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
+        return _reduce(list(candidate_inputs[: self.n_chosen or 1]), self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen}"
+
+
+# --------------------------------------------------------------------------- Repeat
+def _call_factory(factory: Callable[..., nn.Module], *args: Any) -> nn.Module:
+    """Call a user factory with as many of `args` as it takes."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return factory(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return factory(*args)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return factory(*args[: len(positional)])
+
+
+class Repeat(_Mutable):
+    """A block stacked `depth` times; `depth` is an int, a `(min, max)` pair or a ValueChoice.
+
+    `blocks` is a module (deep-copied, so copies share their decisions), a list of modules, or
+    a factory `f(index) -> Module` (each copy gets its own decisions). Frozen, it is an
+    `nn.Sequential` of the chosen depth.
+    """
+
+    @classmethod
+    def _create(cls, blocks: Any, depth: Any, *, label: str | None = None):
+        scope = auto_label("repeat", label)  # scopes the automatic labels inside the blocks
+        if isinstance(depth, ValueChoice):
+            label, depths = depth.label, list(depth.candidates)
+        elif isinstance(depth, ValueChoiceX):
+            raise SpaceError(f"Repeat '{scope}': depth must be a plain ValueChoice, not {depth!r}")
+        elif isinstance(depth, tuple | list) and len(depth) == 2:
+            label, depths = scope, list(range(int(depth[0]), int(depth[1]) + 1))
+        elif isinstance(depth, int) and not isinstance(depth, bool):
+            label, depths = None, [depth]
+        else:
+            raise SpaceError(f"Repeat '{scope}': depth must be an int, a (min, max) pair or a ValueChoice, got {depth!r}")
+        if not depths or any(not isinstance(d, int) or d < 0 for d in depths):
+            raise SpaceError(f"Repeat '{scope}': depths must be non-negative ints, got {depths}")
+        fixed = current_fixed()
+        chosen = None
+        if fixed is not None:
+            chosen = depths[0] if label is None else fixed.get(label, depths[0])
+            if chosen not in depths:
+                raise SpaceError(f"label '{label}': {chosen!r} is not a candidate (candidates: {depths})")
+        count = max(depths) if chosen is None else chosen
+        if isinstance(blocks, list | tuple):
+            if len(blocks) < max(depths):
+                raise SpaceError(f"Repeat '{scope}': {len(blocks)} blocks given for a depth up to {max(depths)}")
+            built = list(blocks[:count])
+        else:
+            built = []
+            for index in range(count):
+                if isinstance(blocks, nn.Module):
+                    built.append(copy.deepcopy(blocks))
+                else:
+                    with label_scope(f"{scope}/{index}/"):
+                        built.append(_call_factory(blocks, index))
+        if fixed is not None:
+            return nn.Sequential(*built)
+        self = cls._instance(label=label, depths=depths)
+        self.blocks = nn.ModuleList(built)
+        return self
+
+    def signature(self) -> list[int]:
+        return self.depths
+
+    def forward(self, x: Any) -> Any:
+        for block in self.blocks[: self.depths[0]]:
+            x = block(x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"label={self.label!r}, depths={self.depths}"
+
+
+# --------------------------------------------------------------------------- Cell
+class Cell(_Mutable):
+    """A DARTS-style cell. Node `n` (numbered after the `num_predecessors` inputs) has
+    `num_ops_per_node` ops; each op picks one earlier node or input (`{label}/input_{n}_{j}`)
+    and one operation (`{label}/op_{n}_{j}`); a node sums its ops. The output concatenates
+    (dim 1) every node (`merge_op="all"`) or the nodes no other node uses (`"loose_end"`).
+
+    `op_candidates` is a list or dict of modules (deep-copied) or factories
+    `f(node_index, op_index, input_index) -> Module`.
+    """
+
+    @classmethod
+    def _create(
+        cls,
+        op_candidates: Any,
+        num_nodes: int,
+        num_ops_per_node: int = 1,
+        num_predecessors: int = 1,
+        merge_op: str = "all",
+        *,
+        label: str | None = None,
+    ):
+        label = auto_label("cell", label)
+        if merge_op not in ("all", "loose_end"):
+            raise SpaceError(f"Cell '{label}': merge_op must be 'all' or 'loose_end', got {merge_op!r}")
+        if isinstance(op_candidates, dict):
+            names = [str(k) for k in op_candidates]
+            makers = list(op_candidates.values())
+        else:
+            makers = list(op_candidates)
+            names = list(range(len(makers)))
+        if not makers:
+            raise SpaceError(f"Cell '{label}': needs at least one op candidate")
+        fixed = current_fixed() is not None
+        ops = nn.ModuleDict()
+        inputs: dict[str, Any] = {}
+        for node in range(num_predecessors, num_predecessors + num_nodes):
+            for slot in range(num_ops_per_node):
+                key = f"{node}_{slot}"
+                input_label = f"{label}/input_{key}"
+                op_label = f"{label}/op_{key}"
+                choice = InputChoice(node, 1, label=input_label)
+                # One op module per possible input (a factory may depend on it); same label.
+                per_input = nn.ModuleList()
+                for source in range(node):
+                    if fixed and source != choice.chosen[0]:
+                        per_input.append(nn.Identity())  # keeps the auto-label order; dropped
+                        continue
+                    with label_scope(f"{op_label}/{source}/"):
+                        built = [
+                            copy.deepcopy(m) if isinstance(m, nn.Module)
+                            else _call_factory(m, node, slot, source)
+                            for m in makers
+                        ]
+                    keyed = isinstance(names[0], str)
+                    per_input.append(LayerChoice(dict(zip(names, built)) if keyed else built, label=op_label))
+                if fixed:
+                    ops[key] = per_input[choice.chosen[0]]
+                    inputs[key] = choice.chosen[0]
+                else:
+                    ops[key] = per_input
+                    inputs[key] = choice
+        if fixed:
+            return FixedCell(ops, inputs, num_nodes, num_ops_per_node, num_predecessors, merge_op)
+        self = cls._instance(
+            label=label, num_nodes=num_nodes, num_ops_per_node=num_ops_per_node,
+            num_predecessors=num_predecessors, merge_op=merge_op,
+        )
+        self.ops = ops
+        self.inputs = nn.ModuleDict(inputs)
+        return self
+
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        return _run_cell(self, inputs, lambda key: 0, lambda key, source: self.ops[key][source])
+
+
+class FixedCell(nn.Module):
+    """A frozen Cell: each op knows its input; nodes sum their ops; outputs concatenate."""
+
+    def __init__(self, ops: nn.ModuleDict, inputs: dict[str, int], num_nodes: int,
+                 num_ops_per_node: int, num_predecessors: int, merge_op: str):
+        super().__init__()
+        self.ops = ops
+        self.sources = dict(inputs)
+        self.num_nodes = num_nodes
+        self.num_ops_per_node = num_ops_per_node
+        self.num_predecessors = num_predecessors
+        self.merge_op = merge_op
+
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        return _run_cell(self, inputs, self.sources.__getitem__, lambda key, source: self.ops[key])
+
+
+def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int],
+              op_of: Callable[[str, int], nn.Module]) -> torch.Tensor:
+    if len(inputs) == 1 and isinstance(inputs[0], list | tuple):
+        inputs = tuple(inputs[0])
+    if len(inputs) != cell.num_predecessors:
+        raise ValueError(f"Cell expects {cell.num_predecessors} inputs, got {len(inputs)}")
+    states = list(inputs)
+    used: set[int] = set()
+    for node in range(cell.num_predecessors, cell.num_predecessors + cell.num_nodes):
+        outputs = []
+        for slot in range(cell.num_ops_per_node):
+            key = f"{node}_{slot}"
+            source = source_of(key)
+            used.add(source)
+            outputs.append(op_of(key, source)(states[source]))
+        states.append(sum(outputs[1:], outputs[0]))
+    nodes = range(cell.num_predecessors, len(states))
+    if cell.merge_op == "loose_end":
+        nodes = [n for n in nodes if n not in used] or [len(states) - 1]
+    return torch.cat([states[n] for n in nodes], dim=1)
+
