@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
+from nas_cli.spec._problems import key_error, show, unknown, validated
+from nas_cli.spec._strategy_params import STRATEGY_PARAMS, canonical_strategy
+
+S = TypeVar("S", bound=BaseModel)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -25,9 +42,63 @@ def parse_duration(value: Any) -> float | None:
         if not match:
             raise ValueError(f"must be a duration like 30s, 5m, 2h or 1d, got {value!r}")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a duration like 30s, 5m, 2h or 1d, got {value!r}")
     if seconds <= 0:
         raise ValueError(f"must be a positive duration, got {value!r}")
     return seconds
+
+
+def resolve_under(base_dir: str | Path, path: str | Path) -> Path:
+    """`path` if absolute (after `~` expansion), else `base_dir / path`, normalized."""
+    return Path(os.path.normpath(Path(base_dir, Path(path).expanduser())))
+
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _check_module(module: str, info: ValidationInfo) -> str:
+    """A `.py` path must exist (relative to the spec's folder); anything else is a dotted name."""
+    base_dir = (info.context or {}).get("base_dir")
+    if module.endswith(".py"):
+        if base_dir is not None and not resolve_under(base_dir, module).is_file():
+            raise ValueError(f"file not found: {resolve_under(base_dir, module)}")
+    elif not _DOTTED.match(module):
+        raise ValueError(
+            f"must be a .py file or a dotted module name like 'pkg.module', got {show(module)}"
+        )
+    return module
+
+
+def _reference(what: str) -> Any:
+    """A `"module:name"` string type; the module part is checked like `model_space.module`."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        module, colon, name = value.rpartition(":")
+        if not (colon and module and _DOTTED.match(name)):
+            raise ValueError(
+                f"must have the form 'module:{what}' (a dotted module or a .py file, a colon, "
+                f"then a name), got {show(value)}"
+            )
+        _check_module(module, info)
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+ModuleRef = Annotated[str, AfterValidator(_check_module)]
+FunctionRef = _reference("function")
+ClassRef = _reference("Class")
+
+
+def _with_params(section: S, params_model: type[BaseModel]) -> S:
+    """Check a section's extra keys with its params model and store them with defaults filled."""
+    params = validated(
+        params_model, section.model_extra, extra_keys=list(type(section).model_fields)
+    )
+    section.model_extra.clear()
+    section.model_extra.update(params.model_dump())
+    return section
 
 
 class _Section(BaseModel):
@@ -35,10 +106,10 @@ class _Section(BaseModel):
 
 
 class ModelSpaceSpec(_Section):
-    module: str
+    module: ModuleRef
     class_name: str = Field(alias="class")
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
-    mutators: list[str] = Field(default_factory=list)
+    mutators: list[ClassRef] = Field(default_factory=list)
 
 
 class StrategySpec(BaseModel):
@@ -49,9 +120,18 @@ class StrategySpec(BaseModel):
     seed: int | None = None
     dedup: bool = True
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _canonical(cls, value: Any) -> str:
+        return canonical_strategy(value)
+
+    @model_validator(mode="after")
+    def _params(self) -> StrategySpec:
+        return _with_params(self, STRATEGY_PARAMS[self.name])
+
 
 class DatasetFactory(_Section):
-    factory: str
+    factory: FunctionRef
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -60,7 +140,39 @@ class TorchvisionDataset(_Section):
     root: str
 
 
-DatasetSpec = Union[str, DatasetFactory, TorchvisionDataset]
+# Built-in datasets (offline) and the evaluator type each one serves.
+BUILTIN_DATASETS = {"digits": "classification", "diabetes": "regression"}
+
+
+def _builtin_dataset(name: str) -> str:
+    if name not in BUILTIN_DATASETS:
+        raise ValueError(unknown("built-in dataset", name, list(BUILTIN_DATASETS)))
+    return name
+
+
+def _dataset_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "builtin"
+    if isinstance(value, DatasetFactory) or (isinstance(value, dict) and "factory" in value):
+        return "factory"
+    if isinstance(value, TorchvisionDataset) or (isinstance(value, dict) and "name" in value):
+        return "torchvision"
+    return None
+
+
+DatasetSpec = Annotated[
+    Union[
+        Annotated[str, AfterValidator(_builtin_dataset), Tag("builtin")],
+        Annotated[DatasetFactory, Tag("factory")],
+        Annotated[TorchvisionDataset, Tag("torchvision")],
+    ],
+    Discriminator(
+        _dataset_kind,
+        custom_error_type="dataset",
+        custom_error_message="must be a built-in dataset name (digits, diabetes) "
+        "or a mapping with a 'factory' key",
+    ),
+]
 
 
 class TrainingEvaluatorSpec(_Section):
@@ -76,10 +188,20 @@ class TrainingEvaluatorSpec(_Section):
     keep_checkpoints: Literal["none", "best", "all"] = "none"
     seed: int | None = None
 
+    @model_validator(mode="after")
+    def _dataset_fits(self) -> TrainingEvaluatorSpec:
+        if isinstance(self.dataset, DatasetFactory):
+            return self
+        name = self.dataset if isinstance(self.dataset, str) else self.dataset.name
+        kind = BUILTIN_DATASETS.get(name, "classification")
+        if kind != self.type:
+            raise key_error("dataset", f"{show(name)} is a {kind} dataset, not {self.type}")
+        return self
+
 
 class FunctionEvaluatorSpec(_Section):
     type: Literal["function"]
-    function: str
+    function: FunctionRef
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -88,9 +210,26 @@ EvaluatorSpec = Annotated[
 ]
 
 
+# The metrics each training evaluator reports; the objective must be one of them.
+EVALUATOR_METRICS = {
+    "classification": ("val_acc", "val_loss"),
+    "regression": ("val_mse", "val_loss"),
+}
+
+
 class ObjectiveSpec(_Section):
+    """The metric to optimize; `mode` defaults to minimize for losses and errors."""
+
     metric: str
-    mode: Literal["maximize", "minimize"] = "maximize"
+    mode: Literal["maximize", "minimize"] | None = None
+
+    @model_validator(mode="after")
+    def _default_mode(self) -> ObjectiveSpec:
+        if self.mode is None:
+            lower = self.metric.lower()
+            smaller_is_better = lower.endswith(("loss", "mse", "mae", "error"))
+            self.mode = "minimize" if smaller_is_better else "maximize"
+        return self
 
 
 class TrainingServiceSpec(_Section):
@@ -103,8 +242,14 @@ class TrainingServiceSpec(_Section):
 
 
 class EarlyStoppingSpec(BaseModel):
+    """`type` plus that rule's own parameters (checked by the rule's params model)."""
+
     model_config = ConfigDict(extra="allow")
     type: Literal["median", "asha"]
+
+    @model_validator(mode="after")
+    def _params(self) -> EarlyStoppingSpec:
+        return _with_params(self, EARLY_STOPPING_PARAMS[self.type])
 
 
 class ConstraintsSpec(_Section):
@@ -135,6 +280,19 @@ class ExperimentSpec(_Section):
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return parse_duration(value)
+
+    @field_validator("objective")
+    @classmethod
+    def _metric_reported(cls, objective: ObjectiveSpec | None, info: ValidationInfo) -> Any:
+        evaluator = info.data.get("evaluator")
+        reported = EVALUATOR_METRICS.get(getattr(evaluator, "type", ""))
+        if objective is not None and reported and objective.metric not in reported:
+            raise key_error(
+                "metric",
+                f"must be {' or '.join(reported)} for a {evaluator.type} evaluator, "
+                f"got {show(objective.metric)}",
+            )
+        return objective
 
     @model_validator(mode="after")
     def _default_objective(self) -> ExperimentSpec:

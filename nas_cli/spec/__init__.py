@@ -1,0 +1,30 @@
+"""The experiment spec: load and check a YAML spec, write it back, its JSON schema."""
+
+from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS, early_stopping_params
+from nas_cli.spec._load import (
+    dump_spec,
+    format_duration,
+    json_schema,
+    load_spec,
+    resolve_path,
+    validate_spec,
+)
+from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec, parse_duration
+from nas_cli.spec._strategy_params import STRATEGIES, STRATEGY_PARAMS, strategy_params
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "EARLY_STOPPING_PARAMS",
+    "STRATEGIES",
+    "STRATEGY_PARAMS",
+    "ExperimentSpec",
+    "dump_spec",
+    "early_stopping_params",
+    "format_duration",
+    "json_schema",
+    "load_spec",
+    "parse_duration",
+    "resolve_path",
+    "strategy_params",
+    "validate_spec",
+]
