@@ -1,8 +1,11 @@
-"""The one trial-state enum that every layer shares (strategy, execution, store, report)."""
+"""The trial state machine and record that every layer shares (strategy, execution, store,
+report). No torch here: `nas status` imports it."""
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class TrialState(str, enum.Enum):
@@ -19,3 +22,48 @@ class TrialState(str, enum.Enum):
     def is_finished(self) -> bool:
         """Finished trials count towards `max_trial_number`."""
         return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+
+@dataclass
+class TrialRecord:
+    """Everything kept about one trial; the store, results.json and reports share it."""
+
+    number: int
+    arch: dict[str, Any]
+    state: TrialState = TrialState.RUNNING
+    metric: float | None = None            # the objective's value
+    metrics: dict[str, float] = field(default_factory=dict)
+    intermediate: list[tuple[int, float]] = field(default_factory=list)
+    params: int | None = None               # parameter count of the frozen model
+    duration_s: float | None = None
+    error: str | None = None                # one-line reason when failed/pruned/interrupted
+    started_at: float | None = None         # unix time
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"trial": self.number, "arch": self.arch, "status": self.state.value,
+               "metric": self.metric, "metrics": self.metrics, "params": self.params,
+               "duration_s": None if self.duration_s is None else round(self.duration_s, 3)}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.intermediate:
+            out["intermediate"] = [[s, v] for s, v in self.intermediate]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialRecord:
+        return cls(
+            number=int(data["trial"]), arch=dict(data.get("arch") or {}),
+            state=TrialState(data.get("status", "running")), metric=data.get("metric"),
+            metrics=dict(data.get("metrics") or {}),
+            intermediate=[(int(s), float(v)) for s, v in data.get("intermediate") or []],
+            params=data.get("params"), duration_s=data.get("duration_s"), error=data.get("error"),
+        )
+
+
+def rank(records: list[TrialRecord], mode: str) -> list[TrialRecord]:
+    """Completed trials best first (ties: earlier trial first), then the others by number."""
+    complete = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]
+    sign = -1.0 if mode == "maximize" else 1.0
+    complete.sort(key=lambda r: (sign * r.metric, r.number))
+    others = sorted((r for r in records if r not in complete), key=lambda r: r.number)
+    return complete + others

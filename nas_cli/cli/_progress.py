@@ -1,0 +1,114 @@
+"""Showing a running experiment: a Rich live display on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from nas_cli.cli._common import arch_text, fmt_metric, out
+from nas_cli.experiment import Listener, Run
+from nas_cli.trials import TrialRecord, TrialState
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class PlainProgress(Listener):
+    """One line per event, for logs and pipes."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            out.print(text, markup=False)
+
+    def started(self, run: Run) -> None:
+        self._say(f"experiment {run.id} ({run.spec.experiment_name}): up to "
+                  f"{run.spec.max_trial_number} trials of {run.space_size:,} architectures, "
+                  f"{run.spec.trial_concurrency} at a time, strategy {run.spec.strategy.name}")
+
+    def trial_started(self, run: Run, record: TrialRecord) -> None:
+        self._say(f"trial {record.number} started: {arch_text(record.arch)}")
+
+    def trial_finished(self, run: Run, record: TrialRecord) -> None:
+        metric = run.spec.objective.metric
+        done = f"[{run.finished_count}/{run.spec.max_trial_number}]"
+        if record.state is TrialState.COMPLETE:
+            best = run.best
+            self._say(f"{done} trial {record.number} complete: {metric}={fmt_metric(record.metric)} "
+                      f"({record.duration_s or 0:.1f}s); best {fmt_metric(best.metric if best else None)}"
+                      f" (trial {best.number if best else '-'})")
+        else:
+            self._say(f"{done} trial {record.number} {record.state.value}: {record.error}")
+
+
+class LiveProgress(PlainProgress):
+    """The terminal view: a bar, the running trials, the best so far, failures as they come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: deque[str] = deque(maxlen=5)
+        self.live: Live | None = None
+        self.run: Run | None = None
+
+    def started(self, run: Run) -> None:
+        self.run = run
+        self.live = Live(self, console=out, refresh_per_second=4, transient=False)
+        self.live.start()
+
+    def __rich__(self) -> Group:
+        run = self.run
+        total = run.spec.max_trial_number
+        done = run.finished_count
+        elapsed = run.elapsed()
+        width = 30
+        filled = int(width * done / max(total, 1))
+        rate = elapsed / done if done else None
+        remaining = _clock(rate * (total - done)) if rate else "?"
+        bar = Text.assemble(
+            ("━" * filled, "green"), ("━" * (width - filled), "grey35"),
+            f" {done}/{total} trials  elapsed {_clock(elapsed)}  remaining ~{remaining}",
+        )
+        parts: list = [Text(f"experiment {run.id} ({run.spec.experiment_name}), strategy "
+                            f"{run.spec.strategy.name}, {run.space_size:,} architectures"), bar]
+        running = run.running
+        if running:
+            table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+            table.add_column("trial", justify="right")
+            table.add_column("for", justify="right")
+            table.add_column("last", justify="right")
+            table.add_column("architecture", overflow="ellipsis", no_wrap=True)
+            now = time.time()
+            for record in running:
+                last = record.intermediate[-1][1] if record.intermediate else None
+                table.add_row(str(record.number), f"{now - (record.started_at or now):.0f}s",
+                              fmt_metric(last), arch_text(record.arch, 70))
+            parts.append(table)
+        best = run.best
+        if best is not None:
+            parts.append(Text.assemble(("best ", "bold"), f"{run.spec.objective.metric}="
+                                       f"{fmt_metric(best.metric)} (trial {best.number}): ",
+                                       arch_text(best.arch, 90)))
+        for failure in self.failures:
+            parts.append(Text(failure, style="red"))
+        return Group(*parts)
+
+    def trial_started(self, run: Run, record: TrialRecord) -> None:
+        pass
+
+    def trial_finished(self, run: Run, record: TrialRecord) -> None:
+        if record.state is TrialState.FAILED:
+            self.failures.append(f"trial {record.number} failed: {record.error}")
+
+    def finished(self, run: Run) -> None:
+        if self.live is not None:
+            self.live.refresh()
+            self.live.stop()

@@ -1,0 +1,52 @@
+"""`nas export [EXP] --top K --format dict|json|code [--output FILE]`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nas_cli.cli._common import out
+
+
+class Format(str, Enum):
+    dict = "dict"
+    json = "json"
+    code = "code"
+
+
+def export(
+    experiment: Annotated[Optional[str], typer.Argument(help="Experiment id, prefix or name (default: the latest).")] = None,
+    top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many architectures.")] = 5,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="dict, json or code.")] = Format.dict,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
+) -> None:
+    """The K best architectures of an experiment, best first."""
+    import yaml
+
+    from nas_cli._files import atomic_write_text
+    from nas_cli.errors import UsageError
+    from nas_cli.report import export_text
+    from nas_cli.store import SPEC, experiments_root, load_info, resolve
+
+    info = load_info(resolve(experiments_root(exp_dir), experiment))
+    spec = None
+    if fmt is Format.code:
+        try:
+            spec = yaml.safe_load((info.path / SPEC).read_text())
+        except (OSError, yaml.YAMLError):
+            spec = {}
+    text = export_text(info, top, fmt.value, spec)
+    if not text.strip() or text.strip() == "[]":
+        if output is None and fmt is not Format.json:
+            raise UsageError(f"experiment {info.id} has no completed trial yet")
+    if output is not None:
+        if output.is_dir():
+            raise UsageError(f"--output {output} is a folder; name a file")
+        atomic_write_text(output, text)
+        out.print(f"wrote {len(text.splitlines())} lines to {output}", markup=False)
+    else:
+        out.file.write(text)

@@ -1,0 +1,111 @@
+"""`nas run SPEC` and `nas resume EXP`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nas_cli.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, arch_text, err, fmt_metric, out
+
+
+def _listener(quiet: bool):
+    from nas_cli.cli._progress import LiveProgress, PlainProgress
+
+    if not quiet and out.is_terminal:
+        return LiveProgress()
+    return PlainProgress(quiet=quiet)
+
+
+def _install_signals(run) -> None:
+    """First Ctrl-C / SIGTERM: stop cleanly (trials marked interrupted); second: at once."""
+
+    def handler(signum, frame):
+        if run.stop_requested:
+            raise KeyboardInterrupt
+        run.request_stop("interrupted")
+        err.print(f"stopping experiment {run.id} (again to force)...", markup=False)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _summary(run, quiet: bool) -> None:
+    from nas_cli.store import RESULTS
+    from nas_cli.trials import TrialState, rank
+
+    records = list(run.records.values())
+    if not quiet:
+        ranked = [r for r in rank(records, run.mode) if r.state is TrialState.COMPLETE][:5]
+        if ranked:
+            from rich.table import Table
+
+            table = Table(title=f"best architectures ({run.spec.objective.metric}, "
+                                f"{run.spec.objective.mode})", title_justify="left")
+            for column in ("rank", "trial", run.spec.objective.metric, "params", "time"):
+                table.add_column(column, justify="right")
+            table.add_column("architecture")
+            for position, r in enumerate(ranked, 1):
+                table.add_row(str(position), str(r.number), fmt_metric(r.metric),
+                              f"{r.params:,}" if r.params is not None else "-",
+                              f"{r.duration_s or 0:.1f}s", arch_text(r.arch, 100))
+            out.print(table)
+    counts = {s: sum(1 for r in records if r.state is s) for s in TrialState}
+    parts = [f"{n} {s.value}" for s, n in counts.items() if n]
+    out.print(f"experiment {run.id} {run.status}: {', '.join(parts) or 'no trials'} "
+              f"({run.stop_reason}); results in {run.path / RESULTS}", markup=False)
+
+
+def _execute(handle, quiet: bool, resume: bool = False) -> None:
+    """Run with signal handling; the summary; the exit code."""
+    from nas_cli.cli._common import abort
+    from nas_cli.errors import ExperimentError
+    from nas_cli.experiment import execute
+
+    _install_signals(handle)
+    try:
+        execute(handle, resume=resume)
+    except ExperimentError as exc:
+        _summary(handle, quiet=True)
+        abort(exc.message, EXIT_FAILED)
+    _summary(handle, quiet)
+    if handle.status == "interrupted":
+        err.print(f"interrupted: continue with `nas resume {handle.id}`", markup=False)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def run(
+    spec: Annotated[Path, typer.Argument(help="The experiment spec (YAML).")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Experiment name.")] = None,
+    max_trials: Annotated[Optional[int], typer.Option("--max-trials", min=1)] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1)] = None,
+    exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir", help="Where experiments live.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
+) -> None:
+    """Run an experiment to its end; prints the experiment id and the ranked architectures."""
+    from nas_cli.experiment import create_experiment
+    from nas_cli.spec import load_spec
+    from nas_cli.store import experiments_root
+
+    overrides = {"experiment_name": name, "max_trial_number": max_trials,
+                 "trial_concurrency": concurrency}
+    experiment_spec = load_spec(spec, overrides)
+    handle = create_experiment(experiment_spec, experiments_root(exp_dir), _listener(quiet))
+    _execute(handle, quiet)
+
+
+def resume(
+    experiment: Annotated[str, typer.Argument(help="Experiment id, id prefix or name.")],
+    exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Continue an interrupted experiment up to its limits; completed trials are kept."""
+    from nas_cli.experiment import open_experiment
+    from nas_cli.store import experiments_root, resolve
+
+    path = resolve(experiments_root(exp_dir), experiment)
+    handle = open_experiment(path, _listener(quiet))
+    _execute(handle, quiet, resume=True)

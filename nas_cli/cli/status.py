@@ -1,0 +1,74 @@
+"""`nas status [EXP]`: one experiment's state and best trials, or every experiment."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nas_cli.cli._common import arch_text, fmt_metric, out
+
+
+def status(
+    experiment: Annotated[Optional[str], typer.Argument(help="Experiment id, prefix or name.")] = None,
+    exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    top: Annotated[int, typer.Option("--top", min=1)] = 5,
+) -> None:
+    """Where an experiment stands (without EXP: all experiments)."""
+    from rich.table import Table
+
+    from nas_cli.report import status_json
+    from nas_cli.store import experiments_root, list_experiments, load_info, resolve
+
+    root = experiments_root(exp_dir)
+    if experiment is None:
+        infos = list_experiments(root)
+        summaries = [status_json(i, top=1) for i in infos]
+        if as_json:
+            out.print_json(json.dumps(summaries))
+            return
+        if not infos:
+            out.print(f"no experiments under {root}; start one with `nas run SPEC`", markup=False)
+            return
+        table = Table(title=f"experiments in {root}", title_justify="left")
+        for column in ("id", "name", "status", "trials", "best", "created"):
+            table.add_column(column)
+        for info, summary in zip(infos, summaries):
+            best = summary["best"][0]["metric"] if summary["best"] else None
+            metric = (summary.get("objective") or {}).get("metric", "")
+            table.add_row(info.id, info.name, info.status,
+                          f"{summary['finished']}/{summary['max_trial_number'] or '?'}",
+                          f"{metric}={fmt_metric(best)}" if best is not None else "-",
+                          time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)))
+        out.print(table)
+        return
+    summary = status_json(load_info(resolve(root, experiment)), top=top)
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    counts = ", ".join(f"{n} {s}" for s, n in summary["trials"].items() if n)
+    objective = summary.get("objective") or {}
+    out.print(f"experiment {summary['experiment']} ({summary['name']}): {summary['status']}",
+              markup=False)
+    out.print(f"trials: {summary['finished']}/{summary['max_trial_number']} finished "
+              f"({counts or 'none yet'}); space {summary['space_size'] or 0:,} architectures, "
+              f"strategy {summary['strategy']}, elapsed {summary['elapsed_s'] or 0:.0f}s", markup=False)
+    if summary.get("stop_reason"):
+        out.print(f"stopped because: {summary['stop_reason']}", markup=False)
+    if summary["best"]:
+        table = Table(title=f"best trials ({objective.get('metric')}, {objective.get('mode')})",
+                      title_justify="left")
+        for column in ("rank", "trial", objective.get("metric", "metric"), "params"):
+            table.add_column(column, justify="right")
+        table.add_column("architecture")
+        for row in summary["best"]:
+            table.add_row(str(row["rank"]), str(row["trial"]), fmt_metric(row["metric"]),
+                          f"{row['params']:,}" if row["params"] is not None else "-",
+                          arch_text(row["arch"], 100))
+        out.print(table)
+    for failure in summary["failures"]:
+        out.print(f"trial {failure['trial']} failed: {failure['error']}", markup=False, style="red")

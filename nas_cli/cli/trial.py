@@ -1,0 +1,64 @@
+"""`nas trial SPEC --arch JSON_OR_FILE`: one architecture, trained here, with normal output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nas_cli.cli._common import EXIT_FAILED, abort, fmt_metric, out
+
+
+def _parse_arch(text: str) -> dict:
+    from nas_cli.errors import UsageError
+
+    source = text
+    path = Path(text)
+    if not text.lstrip().startswith("{"):
+        try:
+            source = path.read_text()
+        except OSError as exc:
+            raise UsageError(f"--arch: not a JSON object and not a readable file: {text} "
+                             f"({exc.strerror})") from None
+    try:
+        arch = json.loads(source)
+    except ValueError as exc:
+        raise UsageError(f"--arch: invalid JSON ({exc})") from None
+    if not isinstance(arch, dict):
+        raise UsageError("--arch: an architecture is a JSON object {label: value}")
+    return arch
+
+
+def trial(
+    spec: Annotated[Path, typer.Argument(help="The experiment spec (YAML).")],
+    arch: Annotated[str, typer.Option("--arch", help="Architecture: JSON text or a JSON file.")],
+    output: Annotated[Optional[Path], typer.Option("--output", help="Folder for the trial's files.")] = None,
+) -> None:
+    """Train and evaluate one architecture in this process (for debugging a space or evaluator)."""
+    from nas_cli.errors import ArchError, UsageError
+    from nas_cli.execution import execute
+    from nas_cli.experiment import build_payload
+    from nas_cli.spec import load_spec
+
+    experiment_spec = load_spec(spec)
+    payload, found = build_payload(experiment_spec)
+    try:
+        canonical = found.validate(_parse_arch(arch))
+    except ArchError as exc:
+        raise UsageError(f"--arch: {exc.message}") from None
+    out.print(f"trial of {experiment_spec.model_space.class_name}: {canonical}", markup=False)
+    metric = experiment_spec.objective.metric
+
+    def report(step: int, value: float) -> None:
+        out.print(f"  step {step}: {metric}={fmt_metric(value)}", markup=False)
+
+    result = execute(payload, 0, canonical, output, report, log=False)
+    if "error" in result:
+        sys.stderr.write(result.get("traceback", ""))
+        abort(f"trial failed: {result['error']}", EXIT_FAILED)
+    out.print(f"{metric}={fmt_metric(result['metrics'].get(metric))}  params={result['params']:,}  "
+              f"time={result['duration_s']:.1f}s", markup=False)
+    out.print(f"metrics: {json.dumps(result['metrics'])}", markup=False)

@@ -1,0 +1,67 @@
+"""The execution-backend interface: where trials run (a local process pool, a Ray cluster).
+
+The engine submits trials and waits for events; a backend never touches the store.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas_cli.trials import TrialState
+
+
+@dataclass
+class Intermediate:
+    number: int
+    step: int
+    value: float
+
+
+@dataclass
+class Finished:
+    """A trial ended: `outcome` has metrics/params/duration_s, or `state`+`reason` say why not."""
+
+    number: int
+    outcome: dict[str, Any]
+    state: TrialState = TrialState.COMPLETE
+    reason: str | None = None
+
+
+Event = Intermediate | Finished
+
+
+class Backend(ABC):
+    """Runs trials somewhere. One backend per experiment run."""
+
+    capacity: int  # how many trials may run at once
+
+    @abstractmethod
+    def start(self, payload: bytes) -> None:
+        """Prepare workers with the cloudpickled TrialPayload."""
+
+    @abstractmethod
+    def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,
+               timeout: float | None) -> None:
+        """Start a trial; its end arrives later as a `Finished` event."""
+
+    @abstractmethod
+    def cancel(self, number: int, state: TrialState, reason: str) -> None:
+        """Stop a running trial; it ends with `state` (pruned, interrupted) and `reason`."""
+
+    @abstractmethod
+    def events(self, timeout: float) -> list[Event]:
+        """Events that arrived, waiting up to `timeout` seconds for the first one."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Stop every worker (and what they started); idempotent."""
+
+
+def format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

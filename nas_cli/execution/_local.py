@@ -1,0 +1,165 @@
+"""The local backend: a pool of warm worker processes (pebble, spawn start method).
+
+Each worker imports torch and unpickles the space once, then runs many trials. pebble
+replaces a worker that dies (the trial fails with the signal), kills one whose trial runs past
+its time limit, and stops one on cancel (pruning, `nas stop`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from concurrent.futures import CancelledError
+from pathlib import Path
+from typing import Any
+
+from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.trials import TrialState
+
+
+def _death_reason(exc: BaseException) -> str:
+    code = getattr(exc, "exitcode", None)
+    if isinstance(code, int) and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"worker died with signal {-code} ({name})"
+    return f"worker died with exit code {code}"
+
+
+class LocalBackend(Backend):
+    """`trial_concurrency` warm workers on this machine."""
+
+    def __init__(self, concurrency: int, *, threads: int | None = None,
+                 gpus: list[list[int]] | None = None, fresh_workers: bool = False):
+        self.capacity = concurrency
+        cores = os.cpu_count() or 1
+        self.threads = threads or max(1, cores // concurrency)
+        self.gpus = gpus  # per-slot device lists, or None for CPU only
+        self.fresh_workers = fresh_workers
+        self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._futures: dict[int, Any] = {}
+        self._cancelled: dict[int, tuple[TrialState, str]] = {}
+        self._timeouts: dict[int, float | None] = {}
+        self._pool: Any = None
+        self._mp_queue: Any = None
+        self._pump: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self, payload: bytes) -> None:
+        from pebble import ProcessPool
+
+        context = multiprocessing.get_context("spawn")
+        self._mp_queue = context.Queue()
+        threads = str(self.threads)
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
+        if not self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        from nas_cli.execution import _worker
+
+        self._pool = ProcessPool(
+            max_workers=self.capacity, max_tasks=1 if self.fresh_workers else 0,
+            initializer=_worker.initialize,
+            initargs=(payload, self._mp_queue, self.threads, env), context=context,
+        )
+        self._pump = threading.Thread(target=self._pump_intermediate, daemon=True)
+        self._pump.start()
+
+    def _pump_intermediate(self) -> None:
+        while not self._closed.is_set():
+            try:
+                item = self._mp_queue.get(timeout=0.2)
+            except (queue.Empty, OSError, EOFError, ValueError):
+                continue
+            if item is None:
+                return
+            number, step, value = item
+            self._events.put(Intermediate(number, step, value))
+
+    def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,
+               timeout: float | None) -> None:
+        from nas_cli.execution import _worker
+
+        env: dict[str, str] = {}
+        future = self._pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
+                                     timeout=timeout)
+        with self._lock:
+            self._futures[number] = future
+            self._timeouts[number] = timeout
+        future.add_done_callback(lambda f, n=number: self._done(n, f))
+
+    def _done(self, number: int, future: Any) -> None:
+        with self._lock:
+            self._futures.pop(number, None)
+            cancelled = self._cancelled.pop(number, None)
+            timeout = self._timeouts.pop(number, None)
+        if cancelled is not None:
+            self._events.put(Finished(number, {}, cancelled[0], cancelled[1]))
+            return
+        try:
+            outcome = future.result()
+        except CancelledError:
+            self._events.put(Finished(number, {}, TrialState.INTERRUPTED, "cancelled"))
+        except TimeoutError:
+            self._events.put(Finished(number, {}, TrialState.FAILED,
+                                      f"timed out after {format_duration(timeout or 0)}"))
+        except Exception as exc:  # noqa: BLE001 - ProcessExpired and pickling errors
+            reason = _death_reason(exc) if hasattr(exc, "exitcode") else f"{type(exc).__name__}: {exc}"
+            self._events.put(Finished(number, {}, TrialState.FAILED, reason))
+        else:
+            if "error" in outcome:
+                self._events.put(Finished(number, outcome, TrialState.FAILED, outcome["error"]))
+            else:
+                self._events.put(Finished(number, outcome))
+
+    def cancel(self, number: int, state: TrialState, reason: str) -> None:
+        with self._lock:
+            future = self._futures.get(number)
+            if future is None:
+                return
+            self._cancelled[number] = (state, reason)
+        future.cancel()
+
+    def events(self, timeout: float) -> list[Event]:
+        out: list[Event] = []
+        try:
+            out.append(self._events.get(timeout=timeout))
+        except queue.Empty:
+            return out
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    def shutdown(self) -> None:
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        self._closed.set()
+        pids = _worker_pids(pool)
+        pool.stop()
+        for pid in pids:  # each worker leads its own process group: take its children too
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        pool.join(timeout=5)
+        if self._mp_queue is not None:
+            self._mp_queue.close()
+            self._mp_queue.cancel_join_thread()
+
+
+def _worker_pids(pool: Any) -> list[int]:
+    """The pids of pebble's workers (no public API for it; best effort)."""
+    try:
+        workers = pool._pool_manager.worker_manager.workers
+        return [w.pid for w in workers.values() if w.pid]
+    except AttributeError:
+        return []

@@ -1,0 +1,94 @@
+"""Running one trial: freeze the architecture, evaluate it, count its parameters.
+
+Shared by every backend (local pool workers, Ray) and by `nas trial` in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas_cli.trial_context import trial_scope
+
+
+@dataclass
+class TrialPayload:
+    """What travels to the workers (with cloudpickle): the space and the evaluator."""
+
+    model_class: Any
+    init_kwargs: dict[str, Any]
+    mutators: list[Any]
+    evaluator: Any                      # FunctionEvaluator | TrainingEvaluator
+    metric: str                         # the objective's metric name
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def short_error(exc: BaseException) -> str:
+    """'ValueError: message' on one line, cut to a readable length."""
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+@contextlib.contextmanager
+def _log_to(trial_dir: Path | None) -> Iterator[None]:
+    """Send the trial's prints (and tracebacks) to trials/<n>/trial.log."""
+    if trial_dir is None:
+        yield
+        return
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    with open(trial_dir / "trial.log", "a", encoding="utf-8", buffering=1) as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield
+
+
+def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir: Path | None,
+            report: Callable[[int, float], None] | None = None,
+            log: bool = True) -> dict[str, Any]:
+    """Run one trial; returns {"metrics", "params", "duration_s"} or {"error", ...} — user
+    errors never escape as exceptions (they would have to be unpickled by the driver)."""
+    from nas_cli.space import freeze
+
+    started = time.perf_counter()
+    intermediate: list[tuple[int, float]] = []
+
+    def on_report(step: int, value: float) -> None:
+        intermediate.append((step, value))
+        if report is not None:
+            report(step, value)
+
+    def on_epoch(step: int, metrics: dict[str, float]) -> None:
+        if payload.metric in metrics:
+            on_report(step, float(metrics[payload.metric]))
+
+    context = _log_to(trial_dir) if log else contextlib.nullcontext()
+    with context:
+        try:
+            with trial_scope(arch, on_report):
+                model = freeze(payload.model_class, arch, mutators=payload.mutators,
+                               **payload.init_kwargs)
+                params = sum(p.numel() for p in model.parameters())
+                metrics = payload.evaluator.evaluate(
+                    model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,
+                    device=payload.device,
+                )
+        except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything
+            if isinstance(exc, KeyboardInterrupt | SystemExit) and not log:
+                raise
+            traceback.print_exc(file=sys.stderr if log else io.StringIO())
+            return {"error": short_error(exc), "duration_s": time.perf_counter() - started,
+                    "intermediate": intermediate}
+    duration = time.perf_counter() - started
+    if trial_dir is not None:
+        (trial_dir / "metrics.json").write_text(json.dumps(
+            {"metrics": metrics, "intermediate": intermediate, "params": params}, indent=1))
+    return {"metrics": metrics, "params": params, "duration_s": duration,
+            "intermediate": intermediate}

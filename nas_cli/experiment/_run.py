@@ -1,0 +1,328 @@
+"""The experiment loop: ask the strategy, run trials on a backend, keep every result.
+
+The driver is the only writer of the store and of results.json. It stops on the trial limit,
+the time limit, an exhausted space, too many failures at the start, a signal or `nas stop`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas_cli import store as st
+from nas_cli._files import atomic_write_text
+from nas_cli.errors import ExperimentError
+from nas_cli.execution import Backend, Finished, Intermediate, LocalBackend
+from nas_cli.experiment._load import build_payload, pickle_payload
+from nas_cli.spec import ExperimentSpec, dump_spec, strategy_params
+from nas_cli.strategy import create as create_strategy
+from nas_cli.trials import TrialRecord, TrialState
+
+
+class Listener:
+    """Progress callbacks (the CLI's live display implements them); all optional."""
+
+    def started(self, run: Run) -> None: ...
+    def trial_started(self, run: Run, record: TrialRecord) -> None: ...
+    def trial_intermediate(self, run: Run, record: TrialRecord, step: int, value: float) -> None: ...
+    def trial_finished(self, run: Run, record: TrialRecord) -> None: ...
+    def finished(self, run: Run) -> None: ...
+
+
+@dataclass
+class Run:
+    """One execution of an experiment (a first run or a resume)."""
+
+    spec: ExperimentSpec
+    path: Path
+    listener: Listener = field(default_factory=Listener)
+    backend_factory: Callable[[ExperimentSpec], Backend] | None = None
+    records: dict[int, TrialRecord] = field(default_factory=dict)
+    status: str = "running"
+    stop_reason: str | None = None
+    stop_requested: str | None = None   # set by a signal handler: "interrupted" or "stopped"
+    started: float = field(default_factory=time.time)
+    created: float = field(default_factory=time.time)
+    elapsed_before: float = 0.0
+    space_size: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def mode(self) -> str:
+        return self.spec.objective.mode
+
+    @property
+    def finished_count(self) -> int:
+        return sum(1 for r in self.records.values() if r.state.is_finished)
+
+    @property
+    def running(self) -> list[TrialRecord]:
+        return [r for r in self.records.values() if r.state is TrialState.RUNNING]
+
+    @property
+    def best(self) -> TrialRecord | None:
+        done = [r for r in self.records.values() if r.state is TrialState.COMPLETE]
+        if not done:
+            return None
+        sign = 1 if self.mode == "maximize" else -1
+        return max(done, key=lambda r: (sign * r.metric, -r.number))
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.time() - self.started
+
+    def score(self, record: TrialRecord) -> float | None:
+        if record.state is not TrialState.COMPLETE or record.metric is None:
+            return None
+        return record.metric if self.mode == "maximize" else -record.metric
+
+    def request_stop(self, why: str = "interrupted") -> None:
+        self.stop_requested = why
+
+
+def default_backend(spec: ExperimentSpec) -> Backend:
+    if spec.training_service.platform == "ray":
+        from nas_cli.execution import ray_backend
+
+        return ray_backend(spec)
+    return LocalBackend(spec.trial_concurrency, fresh_workers=spec.trial_gpu_number > 0)
+
+
+def create_experiment(spec: ExperimentSpec, root: Path, listener: Listener | None = None) -> Run:
+    """Make the experiment folder and its store; nothing runs yet."""
+    name = st.check_name(spec.experiment_name or "experiment")
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / st.new_experiment_id()
+    while path.exists():
+        path = root / st.new_experiment_id()
+    path.mkdir()
+    (path / "trials").mkdir()
+    atomic_write_text(path / st.SPEC, dump_spec(spec))
+    run = Run(spec=spec, path=path, listener=listener or Listener())
+    run.spec.experiment_name = name
+    return run
+
+
+def resume_experiment(path: Path, listener: Listener | None = None) -> Run:
+    """Continue an experiment up to its limits (after a crash, a signal or `nas stop`)."""
+    return execute(open_experiment(path, listener), resume=True)
+
+
+def open_experiment(path: Path, listener: Listener | None = None) -> Run:
+    """An existing experiment, ready for `execute(run, resume=True)`."""
+    from nas_cli.spec import load_spec
+
+    data = st.read_results(path)
+    base_dir = data.get("spec_dir")
+    spec = load_spec(path / st.SPEC, base_dir=Path(base_dir) if base_dir else None)
+    if st.driver_alive(path):
+        from nas_cli.errors import UsageError
+
+        raise UsageError(f"experiment {path.name} is still running; stop it first (nas stop {path.name})")
+    return Run(spec=spec, path=path, listener=listener or Listener())
+
+
+def execute(run: Run, *, resume: bool = False) -> Run:
+    """Run the experiment to its end (or until stopped); returns the finished run."""
+    spec = run.spec
+    try:
+        payload, space = build_payload(spec)
+        payload_bytes = pickle_payload(payload)
+    except Exception:
+        if not resume:  # nothing ran: leave no empty experiment behind
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+    run.space_size = space.size
+    store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
+                          direction=spec.objective.mode, create=not resume)
+    strategy = create_strategy(spec.strategy.name, space, seed=spec.strategy.seed,
+                               dedup=spec.strategy.dedup, params=strategy_params(spec))
+    requeue: list[dict[str, Any]] = []
+    if resume:
+        store.set_space(store.get_meta("nas:space"))
+        run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
+        run.created = float(store.get_meta("nas:created", run.created))
+        history = []
+        for record in store.records():
+            if record.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.INTERRUPTED):
+                if record.state is not TrialState.INTERRUPTED:
+                    record.state, record.error = TrialState.INTERRUPTED, "the driver stopped"
+                    store.finish(record)
+                if not record.error or "rerun as trial" not in record.error:
+                    requeue.append(record.arch)
+                    record.error = "interrupted; rerun"
+            else:
+                history.append((record.arch, run.score(record), record.state))
+            run.records[record.number] = record
+        for arch in requeue:
+            strategy.mark(arch)
+        strategy.restore(history)
+    else:
+        store.set_space(space.to_json())
+        store.set_meta("nas:name", spec.experiment_name)
+        store.set_meta("nas:spec", dump_spec(spec))
+        store.set_meta("nas:spec_dir", str(spec.base_dir))
+        store.set_meta("nas:created", run.created)
+    (run.path / st.PID).write_text(f"{os.getpid()}\n")
+    _stop_file(run).unlink(missing_ok=True)
+    run.status, run.started = "running", time.time()
+    _write_results(run)
+    backend = (run.backend_factory or default_backend)(spec)
+    run.listener.started(run)
+    try:
+        backend.start(payload_bytes)
+        _loop(run, strategy, backend, store, requeue)
+    except KeyboardInterrupt:
+        run.request_stop("interrupted")
+        _interrupt_running(run, store, "interrupted")
+    finally:
+        backend.shutdown()
+        _interrupt_running(run, store, run.stop_requested or "interrupted")
+        run.status = _final_status(run)
+        try:
+            store.set_meta("nas:elapsed", run.elapsed())
+            store.set_meta("nas:status", run.status)
+        finally:
+            store.close()
+            _write_results(run)
+            (run.path / st.PID).unlink(missing_ok=True)
+        run.listener.finished(run)
+    if run.status == "failed":
+        raise ExperimentError(run.stop_reason or "every trial failed")
+    return run
+
+
+def _final_status(run: Run) -> str:
+    if run.status == "failed":
+        return "failed"
+    if run.stop_requested:
+        return run.stop_requested
+    finished = [r for r in run.records.values() if r.state.is_finished]
+    if finished and all(r.state is TrialState.FAILED for r in finished):
+        last = max(finished, key=lambda r: r.number)
+        run.stop_reason = f"every trial failed; last error: {last.error}"
+        return "failed"
+    return "done"
+
+
+def _stop_file(run: Run) -> Path:
+    return run.path / st.STOP
+
+
+def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[dict]) -> None:
+    spec = run.spec
+    limit = spec.max_trial_number
+    exhausted = False
+    while True:
+        if run.stop_requested is None and _stop_file(run).exists():
+            run.request_stop("stopped")
+        if run.stop_requested:
+            run.stop_reason = run.stop_reason or f"{run.stop_requested} by request"
+            return
+        if spec.max_experiment_duration and run.elapsed() >= spec.max_experiment_duration:
+            run.stop_reason = "max_experiment_duration reached"
+            for record in run.running:
+                backend.cancel(record.number, TrialState.INTERRUPTED, "experiment time limit")
+            _drain(run, strategy, backend, store, wait_all=True)
+            return
+        while not exhausted and len(run.running) < backend.capacity and \
+                run.finished_count + len(run.running) < limit:
+            arch = requeue.pop(0) if requeue else strategy.propose()
+            if arch is None:
+                exhausted = True
+                break
+            number = store.start_trial(arch)
+            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=time.time())
+            run.records[number] = record
+            trial_dir = run.path / "trials" / str(number)
+            trial_dir.mkdir(parents=True, exist_ok=True)
+            backend.submit(number, arch, trial_dir, spec.max_trial_duration)
+            run.listener.trial_started(run, record)
+        if not run.running:
+            run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
+            return
+        _drain(run, strategy, backend, store)
+        if _failing_from_start(run):
+            run.status = "failed"
+            first = min((r for r in run.records.values() if r.state is TrialState.FAILED),
+                        key=lambda r: r.number)
+            run.stop_reason = (f"the first {spec.max_failed_trials} trials all failed; stopping "
+                               f"(trial {first.number}: {first.error})")
+            return
+
+
+def _failing_from_start(run: Run) -> bool:
+    n = run.spec.max_failed_trials
+    if n <= 0:
+        return False
+    finished = sorted((r for r in run.records.values() if r.state.is_finished),
+                      key=lambda r: r.number)
+    return len(finished) >= n and all(r.state is TrialState.FAILED for r in finished)
+
+
+def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool = False) -> None:
+    """Handle the events that arrive within a short wait (or until nothing runs)."""
+    deadline = time.time() + 10 if wait_all else 0
+    while True:
+        events = backend.events(timeout=0.25)
+        for event in events:
+            record = run.records.get(event.number)
+            if record is None or record.state is not TrialState.RUNNING:
+                continue
+            if isinstance(event, Intermediate):
+                record.intermediate.append((event.step, event.value))
+                store.report(record.number, event.step, event.value)
+                run.listener.trial_intermediate(run, record, event.step, event.value)
+            elif isinstance(event, Finished):
+                _finish(run, record, event, strategy, store)
+        if not wait_all or not run.running or time.time() > deadline:
+            return
+
+
+def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store: Any) -> None:
+    outcome = event.outcome
+    record.duration_s = outcome.get("duration_s", time.time() - (record.started_at or time.time()))
+    record.params = outcome.get("params")
+    record.metrics = dict(outcome.get("metrics") or {})
+    record.intermediate = [tuple(x) for x in outcome.get("intermediate", record.intermediate)]
+    record.state = event.state
+    record.error = event.reason
+    if event.state is TrialState.COMPLETE:
+        record.metric = record.metrics.get(run.spec.objective.metric)
+    store.finish(record)
+    if record.state.is_finished:
+        strategy.tell(record.arch, run.score(record), record.state)
+    _write_results(run)
+    run.listener.trial_finished(run, record)
+
+
+def _interrupt_running(run: Run, store: Any, why: str) -> None:
+    for record in run.running:
+        record.state = TrialState.INTERRUPTED
+        record.error = f"{why} while running; `nas resume` reruns it"
+        record.duration_s = time.time() - (record.started_at or time.time())
+        try:
+            store.finish(record)
+        except Exception:  # noqa: BLE001 - the store may be closing; results.json still says it
+            pass
+
+
+def _write_results(run: Run) -> None:
+    spec = run.spec
+    st.write_results(
+        run.path, experiment=run.id, name=spec.experiment_name or run.id, status=run.status,
+        objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
+        records=list(run.records.values()),
+        extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
+               "max_trial_number": spec.max_trial_number,
+               "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
+               "space_size": run.space_size, "spec_dir": str(spec.base_dir),
+               "stop_reason": run.stop_reason},
+    )

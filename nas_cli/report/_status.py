@@ -1,0 +1,32 @@
+"""`nas status`: where an experiment stands."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from nas_cli.store import ExperimentInfo
+from nas_cli.trials import TrialState
+
+
+def status_json(info: ExperimentInfo, top: int = 5) -> dict[str, Any]:
+    """A JSON-ready summary: state, counts per trial state, best trials."""
+    records = info.records
+    counts = Counter(r.state.value for r in records)
+    data = info.data
+    best = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]
+    ranked = {t["trial"]: t.get("rank") for t in data.get("trials", [])}
+    best.sort(key=lambda r: ranked.get(r.number) or 0)
+    return {
+        "experiment": info.id, "name": info.name, "status": info.status,
+        "path": str(info.path), "objective": data.get("objective"),
+        "strategy": data.get("strategy"), "space_size": data.get("space_size"),
+        "max_trial_number": data.get("max_trial_number"),
+        "trials": {state.value: counts.get(state.value, 0) for state in TrialState},
+        "finished": sum(1 for r in records if r.state.is_finished),
+        "elapsed_s": data.get("elapsed_s"), "stop_reason": data.get("stop_reason"),
+        "best": [{"rank": i + 1, "trial": r.number, "metric": r.metric, "arch": r.arch,
+                  "params": r.params} for i, r in enumerate(best[:top])],
+        "failures": [{"trial": r.number, "error": r.error} for r in records
+                     if r.state is TrialState.FAILED][:top],
+    }

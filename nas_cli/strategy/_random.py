@@ -1,0 +1,39 @@
+"""Random search (NNI's Random): uniform over architectures, optionally never repeating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas_cli.strategy._base import Strategy
+
+_PERMUTE_BELOW = 200_000  # small spaces: walk a shuffled list of indices, no rejection
+
+
+class RandomStrategy(Strategy):
+    """Uniform random architectures; with `dedup`, each at most once, ending when exhausted."""
+
+    name = "random"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._order: list[int] | None = None
+
+    def propose(self) -> dict[str, Any] | None:
+        if not self.dedup:
+            return self.accept(self.space.sample(self.rng))
+        if self.exhausted:
+            return None
+        if self.space.size <= _PERMUTE_BELOW:
+            if self._order is None:
+                self._order = list(range(self.space.size))
+                self.rng.shuffle(self._order)
+            while self._order:
+                arch = self.space.decode(self._order.pop())
+                if self.is_new(arch):
+                    return self.accept(arch)
+            return None
+        for _ in range(1000):
+            arch = self.space.sample(self.rng)
+            if self.is_new(arch):
+                return self.accept(arch)
+        return None

@@ -1,0 +1,45 @@
+"""What a running trial can ask for: `report_intermediate_result` and `current_arch` (no torch)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_arch: dict[str, Any] | None = None
+_report: Callable[[int, float], None] | None = None
+_step = 0
+
+
+def report_intermediate_result(value: float | dict[str, float]) -> None:
+    """Report a progress value of the running trial (an epoch's accuracy, say).
+
+    The value drives live progress and early stopping; a dict reports its `default` key.
+    Outside a trial it does nothing.
+    """
+    global _step
+    if isinstance(value, dict):
+        value = value.get("default", next(iter(value.values()), None))
+    number = float(value)
+    if not math.isfinite(number):
+        return
+    if _report is not None:
+        _report(_step, number)
+    _step += 1
+
+
+def current_arch() -> dict[str, Any] | None:
+    """The architecture of the running trial (None outside a trial)."""
+    return None if _arch is None else dict(_arch)
+
+
+@contextlib.contextmanager
+def trial_scope(arch: dict[str, Any], report: Callable[[int, float], None] | None) -> Iterator[None]:
+    global _arch, _report, _step
+    saved = (_arch, _report, _step)
+    _arch, _report, _step = dict(arch), report, 0
+    try:
+        yield
+    finally:
+        _arch, _report, _step = saved
