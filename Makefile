@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 
 install:  ## install nas-cli and its test tools (CPU torch, pinned by constraints.txt)
 	$(PIP) install -c constraints.txt "torch==2.13.0"
-	$(PIP) install -c constraints.txt -e ".[dev]"
+	$(PIP) install -c constraints.txt -e ".[dev,ray,view,report]"
 
 test:  ## the whole test suite (< 10 min on 2 cores)
 	$(PYTHON) -m pytest -q
