@@ -7,6 +7,11 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+
+class TrialPruned(Exception):  # noqa: N818 - Optuna's name for the same thing
+    """Raised inside a trial (at its next intermediate report) when early stopping stops it."""
+
+
 _arch: dict[str, Any] | None = None
 _report: Callable[[int, float], None] | None = None
 _step = 0

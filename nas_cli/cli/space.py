@@ -25,8 +25,12 @@ def space(
     experiment_spec = load_spec(spec)
     model_class, mutators = load_space(experiment_spec)
     found = search_space(model_class, experiment_spec.model_space.init_kwargs, mutators)
+    feasible = _feasibility(experiment_spec, found)
     if as_json:
-        out.file.write(json.dumps(found.to_json()) + "\n")
+        data = found.to_json()
+        if feasible is not None:
+            data["feasible"] = dict(zip(("count", "checked", "exact"), feasible))
+        out.file.write(json.dumps(data) + "\n")
         return
     table = Table(title=f"{experiment_spec.model_space.class_name}: {found.size:,} architectures, "
                         f"{len(found.decisions)} decisions", title_justify="left")
@@ -38,3 +42,20 @@ def space(
         when = f"{decision.parent[0]} in {decision.parent[1]}" if decision.parent else ""
         table.add_row(decision.label, decision.kind, str(len(names)), shown, when)
     out.print(table)
+    if feasible is not None:
+        count, checked, exact = feasible
+        scope = "of all" if exact else "of a random sample of"
+        out.print(f"feasible under the constraints: {count} {scope} {checked} architectures "
+                  f"({100 * count / max(checked, 1):.0f}%)", markup=False)
+
+
+def _feasibility(spec, found):
+    """(feasible, checked, exact) under the spec's constraints, or None without any."""
+    limits = spec.constraints
+    if limits is None or not (limits.max_params or limits.max_flops):
+        return None
+    from nas_cli.experiment import build_payload
+    from nas_cli.experiment._constraints import Constraints, feasible_share
+
+    payload, _ = build_payload(spec)
+    return feasible_share(found, Constraints(limits, payload))

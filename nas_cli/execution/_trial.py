@@ -6,7 +6,6 @@ Shared by every backend (local pool workers, Ray) and by `nas trial` in this pro
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import sys
 import time
@@ -16,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas_cli.trial_context import trial_scope
+from nas_cli.trial_context import TrialPruned, trial_scope
+
+PRUNE_FLAG = "prune"  # the driver creates trials/<n>/prune to stop a trial at its next report
 
 
 @dataclass
@@ -60,10 +61,14 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
     started = time.perf_counter()
     intermediate: list[tuple[int, float]] = []
 
+    flag = trial_dir / PRUNE_FLAG if trial_dir is not None else None
+
     def on_report(step: int, value: float) -> None:
         intermediate.append((step, value))
         if report is not None:
             report(step, value)
+        if flag is not None and flag.exists():
+            raise TrialPruned(f"pruned at step {step}")
 
     def on_epoch(step: int, metrics: dict[str, float]) -> None:
         if payload.metric in metrics:
@@ -80,12 +85,17 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
                     model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,
                     device=payload.device,
                 )
+        except TrialPruned as exc:
+            return {"error": str(exc), "pruned": True, "intermediate": intermediate,
+                    "duration_s": time.perf_counter() - started}
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything
             if isinstance(exc, KeyboardInterrupt | SystemExit) and not log:
                 raise
-            traceback.print_exc(file=sys.stderr if log else io.StringIO())
-            return {"error": short_error(exc), "duration_s": time.perf_counter() - started,
-                    "intermediate": intermediate}
+            text = traceback.format_exc()
+            if log:
+                sys.stderr.write(text)
+            return {"error": short_error(exc), "traceback": text, "intermediate": intermediate,
+                    "duration_s": time.perf_counter() - started}
     duration = time.perf_counter() - started
     if trial_dir is not None:
         (trial_dir / "metrics.json").write_text(json.dumps(

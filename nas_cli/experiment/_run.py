@@ -18,8 +18,11 @@ from nas_cli import store as st
 from nas_cli._files import atomic_write_text
 from nas_cli.errors import ExperimentError
 from nas_cli.execution import Backend, Finished, Intermediate, LocalBackend
+from nas_cli.execution._trial import PRUNE_FLAG
+from nas_cli.experiment._constraints import Constraints
+from nas_cli.experiment._early import EarlyStopping
 from nas_cli.experiment._load import build_payload, pickle_payload
-from nas_cli.spec import ExperimentSpec, dump_spec, strategy_params
+from nas_cli.spec import ExperimentSpec, dump_spec, early_stopping_params, strategy_params
 from nas_cli.strategy import create as create_strategy
 from nas_cli.trials import TrialRecord, TrialState
 
@@ -50,6 +53,10 @@ class Run:
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
     space_size: int = 0
+    infeasible: int = 0                 # proposals refused by the constraints (no trial used)
+    pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
+    early_stopping: Any = None
+    constraints: Any = None
 
     @property
     def id(self) -> str:
@@ -144,6 +151,11 @@ def execute(run: Run, *, resume: bool = False) -> Run:
                           direction=spec.objective.mode, create=not resume)
     strategy = create_strategy(spec.strategy.name, space, seed=spec.strategy.seed,
                                dedup=spec.strategy.dedup, params=strategy_params(spec))
+    if spec.early_stopping is not None:
+        run.early_stopping = EarlyStopping(spec.early_stopping.type, early_stopping_params(spec),
+                                           store)
+    if spec.constraints is not None and (spec.constraints.max_params or spec.constraints.max_flops):
+        run.constraints = Constraints(spec.constraints, payload)
     requeue: list[dict[str, Any]] = []
     if resume:
         store.set_space(store.get_meta("nas:space"))
@@ -234,7 +246,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[d
             return
         while not exhausted and len(run.running) < backend.capacity and \
                 run.finished_count + len(run.running) < limit:
-            arch = requeue.pop(0) if requeue else strategy.propose()
+            arch = requeue.pop(0) if requeue else _propose(run, strategy)
             if arch is None:
                 exhausted = True
                 break
@@ -246,9 +258,14 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[d
             backend.submit(number, arch, trial_dir, spec.max_trial_duration)
             run.listener.trial_started(run, record)
         if not run.running:
-            run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
+            if not run.stop_reason or not exhausted:
+                run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
             return
         _drain(run, strategy, backend, store)
+        now = time.time()
+        for number, (deadline, reason) in list(run.pruning.items()):
+            if now > deadline and run.records[number].state is TrialState.RUNNING:
+                backend.cancel(number, TrialState.PRUNED, reason)
         if _failing_from_start(run):
             run.status = "failed"
             first = min((r for r in run.records.values() if r.state is TrialState.FAILED),
@@ -256,6 +273,33 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[d
             run.stop_reason = (f"the first {spec.max_failed_trials} trials all failed; stopping "
                                f"(trial {first.number}: {first.error})")
             return
+
+
+_FEASIBLE_TRIES = 1000
+_PRUNE_GRACE_S = 10.0
+
+
+def _propose(run: Run, strategy: Any) -> dict[str, Any] | None:
+    """The strategy's next architecture that meets the constraints (others use no trial)."""
+    for _ in range(_FEASIBLE_TRIES):
+        arch = strategy.propose()
+        if arch is None or run.constraints is None:
+            return arch
+        if run.constraints.violation(arch) is None:
+            return arch
+        run.infeasible += 1
+        strategy.tell(arch, None, TrialState.FAILED)
+    run.stop_reason = f"no feasible architecture in {_FEASIBLE_TRIES} proposals"
+    return None
+
+
+def _maybe_prune(run: Run, record: TrialRecord, step: int, value: float) -> None:
+    if run.early_stopping is None or record.number in run.pruning:
+        return
+    if run.early_stopping.should_stop(record.number):
+        reason = f"pruned at step {step} ({run.spec.objective.metric}={value:.4g})"
+        (run.path / "trials" / str(record.number) / PRUNE_FLAG).touch()
+        run.pruning[record.number] = (time.time() + _PRUNE_GRACE_S, reason)
 
 
 def _failing_from_start(run: Run) -> bool:
@@ -280,6 +324,7 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
                 record.intermediate.append((event.step, event.value))
                 store.report(record.number, event.step, event.value)
                 run.listener.trial_intermediate(run, record, event.step, event.value)
+                _maybe_prune(run, record, event.step, event.value)
             elif isinstance(event, Finished):
                 _finish(run, record, event, strategy, store)
         if not wait_all or not run.running or time.time() > deadline:
@@ -294,6 +339,9 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     record.intermediate = [tuple(x) for x in outcome.get("intermediate", record.intermediate)]
     record.state = event.state
     record.error = event.reason
+    pruned = run.pruning.pop(record.number, None)
+    if pruned is not None and event.state is not TrialState.COMPLETE:
+        record.state, record.error = TrialState.PRUNED, pruned[1]
     if event.state is TrialState.COMPLETE:
         record.metric = record.metrics.get(run.spec.objective.metric)
     store.finish(record)
@@ -323,6 +371,6 @@ def _write_results(run: Run) -> None:
         extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
                "max_trial_number": spec.max_trial_number,
                "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
-               "space_size": run.space_size, "spec_dir": str(spec.base_dir),
+               "space_size": run.space_size, "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
                "stop_reason": run.stop_reason},
     )

@@ -253,9 +253,18 @@ class EarlyStoppingSpec(BaseModel):
 
 
 class ConstraintsSpec(_Section):
+    """Architectures over these limits are never trained (and use no trial)."""
+
     max_params: int | None = Field(None, gt=0)
     max_flops: int | None = Field(None, gt=0)
-    input_shape: list[int] | None = None
+    input_shape: list[Annotated[int, Field(gt=0)]] | None = None  # one sample, no batch dim
+
+    @model_validator(mode="after")
+    def _flops_need_shape(self) -> ConstraintsSpec:
+        if self.max_flops is not None and not self.input_shape:
+            raise key_error("input_shape", "is required with max_flops: the shape of one "
+                            "input without the batch dimension, e.g. [1, 8, 8]")
+        return self
 
 
 class ExperimentSpec(_Section):

@@ -107,6 +107,10 @@ class TrialStore:
     def report(self, number: int, step: int, value: float) -> None:
         self.storage.set_trial_intermediate_value(self._trial_ids[number], step, float(value))
 
+    def frozen_trial(self, number: int) -> Any:
+        """Optuna's view of a trial (for pruners)."""
+        return self.storage.get_trial(self._trial_ids[number])
+
     def finish(self, record: TrialRecord) -> None:
         """Write a trial's final state, metric and details."""
         import optuna

@@ -1,0 +1,33 @@
+"""Early stopping from intermediate results, with Optuna's pruners over the trial store.
+
+`median` is Optuna's MedianPruner, `asha` its SuccessiveHalvingPruner (asynchronous successive
+halving). They read the intermediate values the driver writes to study.db.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_pruner(kind: str, params: Any) -> Any:
+    import optuna
+
+    if kind == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=params.n_startup_trials, n_warmup_steps=params.n_warmup_steps,
+            interval_steps=params.interval_steps)
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=params.min_resource, reduction_factor=params.reduction_factor,
+        min_early_stopping_rate=params.min_early_stopping_rate)
+
+
+class EarlyStopping:
+    """Decides, after each intermediate result, whether a running trial should stop."""
+
+    def __init__(self, kind: str, params: Any, store: Any):
+        self.pruner = make_pruner(kind, params)
+        self.store = store
+
+    def should_stop(self, number: int) -> bool:
+        trial = self.store.frozen_trial(number)
+        return bool(self.pruner.prune(self.store.study, trial))

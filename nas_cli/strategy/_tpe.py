@@ -1,0 +1,101 @@
+"""TPE: Optuna's Tree-structured Parzen Estimator over the decision tree.
+
+An in-memory Optuna study holds the strategy's own history (scores are "higher is better", so
+its direction is always maximize: no silent minimization). Conditional decisions are asked
+define-by-run, which TPE's `group` mode handles; running trials count through the constant liar.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nas_cli.strategy._base import Strategy, arch_key
+from nas_cli.trials import TrialState
+
+_TRIES = 50
+
+
+class TPEStrategy(Strategy):
+    name = "tpe"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        import optuna
+
+        if self.params is None:
+            from nas_cli.spec import STRATEGY_PARAMS
+
+            self.params = STRATEGY_PARAMS["tpe"]()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        logging.getLogger("optuna").setLevel(logging.WARNING)
+        import warnings
+
+        with warnings.catch_warnings():  # multivariate/group/constant_liar are "experimental"
+            warnings.simplefilter("ignore")
+            sampler = optuna.samplers.TPESampler(
+                seed=self.seed, n_startup_trials=self.params.n_startup_trials,
+                multivariate=self.params.multivariate, group=self.params.multivariate,
+                constant_liar=self.params.constant_liar,
+            )
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        self.pending: dict[str, Any] = {}
+
+    def _suggest(self, trial: Any) -> dict[str, Any]:
+        arch: dict[str, Any] = {}
+
+        def visit(group: list) -> None:
+            for decision in group:
+                index = trial.suggest_categorical(decision.label, list(range(len(decision.candidates))))
+                value = decision.candidates[index]
+                arch[decision.label] = value
+                visit(self.space.children(decision.label, value))
+
+        visit(self.space.roots)
+        return self.space.canonical(arch)
+
+    def propose(self) -> dict[str, Any] | None:
+        import optuna
+
+        if self.exhausted:
+            return None
+        for _ in range(_TRIES):
+            trial = self.study.ask()
+            arch = self._suggest(trial)
+            if not self.dedup or self.is_new(arch):
+                self.pending[arch_key(arch)] = trial
+                return self.accept(arch)
+            # A duplicate: let TPE learn it from the known result rather than waste a trial.
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        for _ in range(_TRIES * 10):
+            arch = self.space.sample(self.rng)
+            if self.is_new(arch):  # told later through `_add`
+                return self.accept(arch)
+        return None
+
+    def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
+        import optuna
+
+        trial = self.pending.pop(arch_key(arch), None)
+        if trial is None:
+            self._add(arch, score)
+            return
+        if score is None:
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            self.study.tell(trial, score)
+
+    def _add(self, arch: dict[str, Any], score: float | None) -> None:
+        """Record an architecture TPE did not propose (random fallback, restored history)."""
+        import optuna
+        from optuna.distributions import CategoricalDistribution
+
+        params = {k: self.space.decisions[k].index_of(v) for k, v in arch.items()}
+        distributions = {k: CategoricalDistribution(list(range(len(self.space.decisions[k].candidates))))
+                         for k in arch}
+        if score is None:
+            state, value = optuna.trial.TrialState.FAIL, None
+        else:
+            state, value = optuna.trial.TrialState.COMPLETE, score
+        self.study.add_trial(optuna.trial.create_trial(
+            state=state, value=value, params=params, distributions=distributions))
