@@ -53,6 +53,7 @@ class Run:
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
     space_size: int = 0
+    reruns: set[int] = field(default_factory=set)  # interrupted trials already run again
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
     early_stopping: Any = None
@@ -156,25 +157,24 @@ def execute(run: Run, *, resume: bool = False) -> Run:
                                            store)
     if spec.constraints is not None and (spec.constraints.max_params or spec.constraints.max_flops):
         run.constraints = Constraints(spec.constraints, payload)
-    requeue: list[dict[str, Any]] = []
+    requeue: list[tuple[int, dict[str, Any]]] = []  # (interrupted trial, its arch) to rerun
     if resume:
         store.set_space(store.get_meta("nas:space"))
         run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
         run.created = float(store.get_meta("nas:created", run.created))
+        run.reruns = set(store.get_meta("nas:reruns", []))
         history = []
         for record in store.records():
             if record.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.INTERRUPTED):
                 if record.state is not TrialState.INTERRUPTED:
                     record.state, record.error = TrialState.INTERRUPTED, "the driver stopped"
                     store.finish(record)
-                if not record.error or "rerun as trial" not in record.error:
-                    requeue.append(record.arch)
-                    record.error = "interrupted; rerun"
+                if record.number not in run.reruns:
+                    requeue.append((record.number, record.arch))
+                    strategy.mark(record.arch)
             else:
                 history.append((record.arch, run.score(record), record.state))
             run.records[record.number] = record
-        for arch in requeue:
-            strategy.mark(arch)
         strategy.restore(history)
     else:
         store.set_space(space.to_json())
@@ -228,7 +228,8 @@ def _stop_file(run: Run) -> Path:
     return run.path / st.STOP
 
 
-def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[dict]) -> None:
+def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
+          requeue: list[tuple[int, dict[str, Any]]]) -> None:
     spec = run.spec
     limit = spec.max_trial_number
     exhausted = False
@@ -246,11 +247,19 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any, requeue: list[d
             return
         while not exhausted and len(run.running) < backend.capacity and \
                 run.finished_count + len(run.running) < limit:
-            arch = requeue.pop(0) if requeue else _propose(run, strategy)
+            rerun_of = None
+            if requeue:
+                rerun_of, arch = requeue.pop(0)
+                run.reruns.add(rerun_of)  # claimed before it starts: a crash never runs it twice
+                store.set_meta("nas:reruns", sorted(run.reruns))
+            else:
+                arch = _propose(run, strategy)
             if arch is None:
                 exhausted = True
                 break
             number = store.start_trial(arch)
+            if rerun_of is not None:
+                run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
             record = TrialRecord(number, arch, TrialState.RUNNING, started_at=time.time())
             run.records[number] = record
             trial_dir = run.path / "trials" / str(number)
