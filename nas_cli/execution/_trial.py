@@ -6,7 +6,6 @@ Shared by every backend (local pool workers, Ray) and by `nas trial` in this pro
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 import traceback
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_cli._files import atomic_write_json
 from nas_cli.trial_context import TrialPruned, trial_scope
 
 PRUNE_FLAG = "prune"  # the driver creates trials/<n>/prune to stop a trial at its next report
@@ -98,7 +98,7 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
                     "duration_s": time.perf_counter() - started}
     duration = time.perf_counter() - started
     if trial_dir is not None:
-        (trial_dir / "metrics.json").write_text(json.dumps(
-            {"metrics": metrics, "intermediate": intermediate, "params": params}, indent=1))
+        atomic_write_json(trial_dir / "metrics.json",
+                          {"metrics": metrics, "intermediate": intermediate, "params": params})
     return {"metrics": metrics, "params": params, "duration_s": duration,
             "intermediate": intermediate}

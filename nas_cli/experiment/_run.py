@@ -16,7 +16,7 @@ from typing import Any
 
 from nas_cli import store as st
 from nas_cli._files import atomic_write_text
-from nas_cli.errors import ExperimentError
+from nas_cli.errors import ExperimentError, NasError, StoreError
 from nas_cli.execution import Backend, Finished, Intermediate, LocalBackend
 from nas_cli.execution._trial import PRUNE_FLAG
 from nas_cli.experiment._constraints import Constraints
@@ -188,27 +188,44 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     _write_results(run)
     backend = (run.backend_factory or default_backend)(spec)
     run.listener.started(run)
+    failure: BaseException | None = None
     try:
         backend.start(payload_bytes)
         _loop(run, strategy, backend, store, requeue)
     except KeyboardInterrupt:
         run.request_stop("interrupted")
-        _interrupt_running(run, store, "interrupted")
+    except (NasError, OSError) as exc:  # the store or results.json cannot be written
+        failure = exc
+        run.request_stop("interrupted")
+        run.stop_reason = f"stopped: {exc}"
     finally:
-        backend.shutdown()
-        _interrupt_running(run, store, run.stop_requested or "interrupted")
-        run.status = _final_status(run)
-        try:
-            store.set_meta("nas:elapsed", run.elapsed())
-            store.set_meta("nas:status", run.status)
-        finally:
-            store.close()
-            _write_results(run)
-            (run.path / st.PID).unlink(missing_ok=True)
-        run.listener.finished(run)
+        _close(run, backend, store)
+    if failure is not None:
+        raise failure if isinstance(failure, NasError) else StoreError(str(failure))
     if run.status == "failed":
         raise ExperimentError(run.stop_reason or "every trial failed")
     return run
+
+
+def _close(run: Run, backend: Backend, store: Any) -> None:
+    """Stop the workers and leave the store and results.json consistent; each step is tried
+    even if an earlier one fails (a full disk must not leave workers behind)."""
+    steps = [
+        backend.shutdown,
+        lambda: _interrupt_running(run, store, run.stop_requested or "interrupted"),
+        lambda: setattr(run, "status", _final_status(run)),
+        lambda: store.set_meta("nas:elapsed", run.elapsed()),
+        lambda: store.set_meta("nas:status", run.status),
+        store.close,
+        lambda: _write_results(run),
+        lambda: (run.path / st.PID).unlink(missing_ok=True),
+        lambda: run.listener.finished(run),
+    ]
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - keep closing; the first error is reported
+            continue
 
 
 def _final_status(run: Run) -> str:
