@@ -65,5 +65,6 @@ def rank(records: list[TrialRecord], mode: str) -> list[TrialRecord]:
     complete = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]
     sign = -1.0 if mode == "maximize" else 1.0
     complete.sort(key=lambda r: (sign * r.metric, r.number))
-    others = sorted((r for r in records if r not in complete), key=lambda r: r.number)
+    ranked = {id(r) for r in complete}
+    others = sorted((r for r in records if id(r) not in ranked), key=lambda r: r.number)
     return complete + others

@@ -54,6 +54,8 @@ class Run:
     elapsed_before: float = 0.0
     space_size: int = 0
     reruns: set[int] = field(default_factory=set)  # interrupted trials already run again
+    results_written: float = 0.0
+    results_dirty: bool = False
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
     early_stopping: Any = None
@@ -288,6 +290,8 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
             return
         _drain(run, strategy, backend, store)
+        if run.results_dirty:
+            _write_results(run, soon=True)
         now = time.time()
         for number, (deadline, reason) in list(run.pruning.items()):
             if now > deadline and run.records[number].state is TrialState.RUNNING:
@@ -373,7 +377,7 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     store.finish(record)
     if record.state.is_finished:
         strategy.tell(record.arch, run.score(record), record.state)
-    _write_results(run)
+    _write_results(run, soon=True)
     run.listener.trial_finished(run, record)
 
 
@@ -388,7 +392,15 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
             pass
 
 
-def _write_results(run: Run) -> None:
+_RESULTS_EVERY_S = 0.5
+
+
+def _write_results(run: Run, *, soon: bool = False) -> None:
+    """Rewrite results.json; with `soon`, at most every half second (the loop flushes it)."""
+    if soon and time.time() - run.results_written < _RESULTS_EVERY_S:
+        run.results_dirty = True
+        return
+    run.results_written, run.results_dirty = time.time(), False
     spec = run.spec
     st.write_results(
         run.path, experiment=run.id, name=spec.experiment_name or run.id, status=run.status,

@@ -140,7 +140,8 @@ def write_results(path: Path, *, experiment: str, name: str, status: str,
         trials.append(entry)
     data = {"experiment": experiment, "name": name, "status": status, "objective": objective,
             **(extra or {}), "trials": trials}
-    atomic_write_json(path / RESULTS, data)
+    # Derived from study.db, rewritten often: atomic, but not synced to disk every time.
+    atomic_write_json(path / RESULTS, data, durable=status != "running")
 
 
 def driver_alive(path: Path) -> bool:
