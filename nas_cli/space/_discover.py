@@ -264,12 +264,13 @@ def _merge(conditions: list[tuple]) -> tuple[str, list[Any]] | None:
     """The parent condition of a label from the conditions of all its occurrences."""
     if any(not c for c in conditions):
         return None
-    first = conditions[0]
-    if all(c[:-1] == first[:-1] and c[-1][0] == first[-1][0] for c in conditions):
+    # Only the immediate parent matters: the parent carries its own condition.
+    parent = conditions[0][-1][0]
+    if all(c[-1][0] == parent for c in conditions):
         values: list[Any] = []
         for c in conditions:
             values.extend(v for v in c[-1][1] if v not in values)
-        return first[-1][0], values
+        return parent, values
     return None  # occurrences under different parents: counted as always active
 
 
@@ -319,7 +320,7 @@ def search_space(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | 
     init_kwargs = dict(init_kwargs or {})
     try:
         key = (model_class, repr(sorted(init_kwargs.items())),
-               tuple((type(m), m.full_label) for m in mutators))
+               tuple((type(m), m.full_label, repr(sorted(vars(m).items()))) for m in mutators))
         hash(key)
     except TypeError:
         key = None

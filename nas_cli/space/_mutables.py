@@ -173,7 +173,7 @@ class InputChoice(_Mutable):
         default = list(range(n_chosen or 1))
         if current_fixed() is not None:
             chosen = _chosen(label, default)
-            chosen = [chosen] if isinstance(chosen, int) else list(chosen)
+            chosen = [chosen] if isinstance(chosen, int) else sorted(chosen)
             if chosen not in input_candidates(n_candidates, n_chosen):
                 raise SpaceError(
                     f"label '{label}': {chosen!r} is not a valid choice of "
@@ -210,6 +210,19 @@ def _call_factory(factory: Callable[..., nn.Module], *args: Any) -> nn.Module:
     return factory(*args[: len(positional)])
 
 
+def _takes_input(maker: Any) -> bool:
+    """Whether a Cell op factory takes `input_index` (its third argument)."""
+    if isinstance(maker, nn.Module):
+        return False
+    try:
+        params = inspect.signature(maker).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 3
+
+
 class Repeat(_Mutable):
     """A block stacked `depth` times; `depth` is an int, a `(min, max)` pair or a ValueChoice.
 
@@ -232,7 +245,10 @@ class Repeat(_Mutable):
         else:
             raise SpaceError(f"Repeat '{scope}': depth must be an int, a (min, max) pair or a ValueChoice, got {depth!r}")
         if not depths or any(not isinstance(d, int) or d < 0 for d in depths):
-            raise SpaceError(f"Repeat '{scope}': depths must be non-negative ints, got {depths}")
+            given = depths if isinstance(depth, ValueChoice) else (
+                tuple(depth) if isinstance(depth, list) else depth)
+            raise SpaceError(f"Repeat '{scope}': depth must give non-negative ints with "
+                             f"min <= max, got {given!r}")
         fixed = current_fixed()
         chosen = None
         if fixed is not None:
@@ -312,10 +328,12 @@ class Cell(_Mutable):
                 input_label = f"{label}/input_{key}"
                 op_label = f"{label}/op_{key}"
                 choice = InputChoice(node, 1, label=input_label)
-                # One op module per possible input (a factory may depend on it); same label.
+                # A factory that takes the input index gets one op module per possible input
+                # (same label); otherwise the slot has one op, whatever its input.
+                sources = range(node) if any(_takes_input(m) for m in makers) else [None]
                 per_input = nn.ModuleList()
-                for source in range(node):
-                    if fixed and source != choice.chosen[0]:
+                for source in sources:
+                    if fixed and source is not None and source != choice.chosen[0]:
                         per_input.append(nn.Identity())  # keeps the auto-label order; dropped
                         continue
                     with label_scope(f"{op_label}/{source}/"):
@@ -327,7 +345,7 @@ class Cell(_Mutable):
                     keyed = isinstance(names[0], str)
                     per_input.append(LayerChoice(dict(zip(names, built)) if keyed else built, label=op_label))
                 if fixed:
-                    ops[key] = per_input[choice.chosen[0]]
+                    ops[key] = per_input[choice.chosen[0] if len(per_input) > 1 else 0]
                     inputs[key] = choice.chosen[0]
                 else:
                     ops[key] = per_input
@@ -343,7 +361,8 @@ class Cell(_Mutable):
         return self
 
     def forward(self, *inputs: Any) -> torch.Tensor:
-        return _run_cell(self, inputs, lambda key: 0, lambda key, source: self.ops[key][source])
+        return _run_cell(self, inputs, lambda key: 0,
+                         lambda key, source: self.ops[key][source if len(self.ops[key]) > 1 else 0])
 
 
 class FixedCell(nn.Module):

@@ -225,6 +225,10 @@ def _apply(fn: Callable[..., Any], values: Sequence[Any], name: str) -> Any:
     return fn(*values)
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 class ValueChoice(ValueChoiceX):
     """One decision among `candidates`, used as an init argument of nas_cli.nn modules.
 
@@ -259,7 +263,7 @@ class ValueChoice(ValueChoiceX):
 
     def __init__(self, candidates: Sequence[Any] | None = None, *, label: str | None = None):
         if candidates is not None:
-            super().__init__(lambda v: v, [], f"ValueChoice({self.candidates!r}, label={self.label!r})")
+            super().__init__(_identity, [], f"ValueChoice({self.candidates!r}, label={self.label!r})")
 
     def __getnewargs_ex__(self):
         return (), {}

@@ -24,6 +24,10 @@ def _record(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     object.__setattr__(module, CHOICE_ARGS, (args, kwargs))
 
 
+class _Copying:
+    """Marks `__new__` calls made by copy/pickle (which pass no init arguments)."""
+
+
 class _WrappedMeta(type):
     """`isinstance(torch.nn.Linear(...), nas_cli.nn.Linear)` holds, so user code that checks
     module types (weight init loops) works on frozen models too."""
@@ -45,9 +49,14 @@ def wrap_module(torch_class: type[nn.Module]) -> type[nn.Module]:
     """The `nas_cli.nn` twin of a torch.nn module class: accepts ValueChoice arguments."""
 
     def __new__(cls, *args: Any, **kwargs: Any):
+        if len(args) == 1 and isinstance(args[0], _Copying):  # copy.deepcopy / pickle
+            return torch_class.__new__(cls)
         if cls is wrapped and not contains_choice((args, kwargs)):
             return torch_class(*args, **kwargs)
         return torch_class.__new__(cls)
+
+    def __getnewargs_ex__(self):
+        return (_Copying(),), {}
 
     def __init__(self, *args: Any, **kwargs: Any):
         if contains_choice((args, kwargs)):
@@ -57,7 +66,7 @@ def wrap_module(torch_class: type[nn.Module]) -> type[nn.Module]:
             torch_class.__init__(self, *args, **kwargs)
 
     namespace = {
-        "__new__": __new__, "__init__": __init__, "__module__": "nas_cli.nn",
+        "__new__": __new__, "__init__": __init__, "__getnewargs_ex__": __getnewargs_ex__, "__module__": "nas_cli.nn",
         "__qualname__": torch_class.__name__, "__doc__": torch_class.__doc__,
         "_nas_torch_class": torch_class,
     }
