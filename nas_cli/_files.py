@@ -12,12 +12,17 @@ from typing import Any
 from nas_cli.errors import StoreError
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write `text` to `path` through a temp file and a rename (readers see the old or the
     new file, never half of one); `durable` also syncs it to disk before the rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             if durable:

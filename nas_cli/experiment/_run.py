@@ -366,6 +366,10 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     record.duration_s = outcome.get("duration_s", time.time() - (record.started_at or time.time()))
     record.params = outcome.get("params")
     record.metrics = dict(outcome.get("metrics") or {})
+    reported = {step for step, _ in record.intermediate}
+    for step, value in outcome.get("intermediate", []):  # those the finish overtook
+        if step not in reported:
+            store.report(record.number, step, value)
     record.intermediate = [tuple(x) for x in outcome.get("intermediate", record.intermediate)]
     record.state = event.state
     record.error = event.reason
