@@ -11,7 +11,6 @@ from typing import Any
 
 from nas_cli.errors import StoreError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
