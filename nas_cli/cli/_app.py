@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nas_cli.cli import export, run, schema, space, status, stop, trial
+from nas_cli.cli import export, report, run, schema, space, status, stop, trial, view
 
 app = typer.Typer(
     name="nas", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -19,3 +19,5 @@ app.command()(space.space)
 app.command()(trial.trial)
 app.command()(stop.stop)
 app.command()(schema.schema)
+app.command()(view.view)
+app.command()(report.report)

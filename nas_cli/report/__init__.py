@@ -1,9 +1,16 @@
-"""Reading experiments for people and scripts: status summaries and exported architectures.
+"""Reading experiments for people and scripts: status summaries, exported architectures, the
+HTML report and the live dashboard.
 
-Reads results.json only: never imports torch or user code, never unpickles anything.
+Never imports torch or user code, never unpickles anything; optuna-dashboard and plotly only
+when the dashboard or the report is asked for.
 """
 
+from nas_cli.report._dashboard import open_dashboard, require_dashboard, serve
 from nas_cli.report._export import FORMATS, export_text, top_trials
+from nas_cli.report._html import report_html, write_report
 from nas_cli.report._status import status_json
 
-__all__ = ["FORMATS", "export_text", "status_json", "top_trials"]
+__all__ = [
+    "FORMATS", "export_text", "open_dashboard", "report_html", "require_dashboard", "serve",
+    "status_json", "top_trials", "write_report",
+]

@@ -1,0 +1,155 @@
+"""An experiment's Optuna study as `nas view` shows it: read-only and readable.
+
+Nothing is stored: LayerChoice indices carry their names (`act = "1: Tanh"`), the objective is
+named (`val_acc` rather than "Objective 0"), the driver's record of each trial (error,
+parameter count, duration, other metrics) becomes separate user attrs, and the study's attrs
+read as rows (name, objective, the choices of each decision, dates, the spec).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from optuna.distributions import CategoricalDistribution
+from optuna.storages import BaseStorage
+from optuna.study import StudyDirection
+from optuna.study._frozen import FrozenStudy
+from optuna.trial import FrozenTrial, TrialState
+
+from nas_cli.errors import StoreError
+from nas_cli.report._space import SPACE_ATTR, choice_names, renamed
+
+METRIC_NAMES = "study:metric_names"  # where Optuna and the dashboard look for objective names
+RECORD_ATTR = "nas"                  # the trial user attr the driver writes (store/_study.py)
+
+
+def _refused(*args: Any, **kwargs: Any) -> Any:
+    raise StoreError("nas view is read-only: the experiment's study.db is never changed")
+
+
+class ReadableStorage(BaseStorage):
+    """Reads through `inner` (an RDBStorage); every write is refused."""
+
+    create_new_study = delete_study = set_study_user_attr = set_study_system_attr = _refused
+    create_new_trial = set_trial_param = set_trial_state_values = _refused
+    set_trial_intermediate_value = set_trial_user_attr = set_trial_system_attr = _refused
+
+    def __init__(self, inner: BaseStorage, study_id: int, metric: str | None = None):
+        self._inner = inner
+        self._metric = metric
+        self._names = renamed(inner.get_study_user_attrs(study_id).get(SPACE_ATTR))
+
+    # --- studies -----------------------------------------------------------------------------
+    def get_study_id_from_name(self, study_name: str) -> int:
+        return self._inner.get_study_id_from_name(study_name)
+
+    def get_study_name_from_id(self, study_id: int) -> str:
+        return self._inner.get_study_name_from_id(study_id)
+
+    def get_study_directions(self, study_id: int) -> list[StudyDirection]:
+        return self._inner.get_study_directions(study_id)
+
+    def get_study_user_attrs(self, study_id: int) -> dict[str, Any]:
+        return study_attrs(self._inner.get_study_user_attrs(study_id), self._metric)
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        return self._named(self._inner.get_study_system_attrs(study_id))
+
+    def get_all_studies(self) -> list[FrozenStudy]:
+        studies = self._inner.get_all_studies()
+        for study in studies:
+            study.system_attrs = self._named(study.system_attrs)
+            study.user_attrs = study_attrs(study.user_attrs, self._metric)
+        return studies
+
+    # --- trials ------------------------------------------------------------------------------
+    def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
+        return self._inner.get_trial_id_from_study_id_trial_number(study_id, trial_number)
+
+    def get_trial_number_from_id(self, trial_id: int) -> int:
+        return self._inner.get_trial_number_from_id(trial_id)
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        return self._readable(self._inner.get_trial(trial_id))
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        trials = self._inner.get_all_trials(study_id, deepcopy=False, states=states)
+        return [self._readable(t) for t in trials]
+
+    def remove_session(self) -> None:
+        self._inner.remove_session()
+
+    # --- making things readable --------------------------------------------------------------
+    def _named(self, system_attrs: dict[str, Any]) -> dict[str, Any]:
+        if self._metric and METRIC_NAMES not in system_attrs:
+            return {**system_attrs, METRIC_NAMES: [self._metric]}
+        return dict(system_attrs)
+
+    def _readable(self, trial: FrozenTrial) -> FrozenTrial:
+        params, distributions = dict(trial.params), dict(trial.distributions)
+        for label, names in self._names.items():
+            dist = distributions.get(label)
+            if label in params and isinstance(dist, CategoricalDistribution):
+                params[label] = names.get(params[label], params[label])
+                distributions[label] = CategoricalDistribution(
+                    [names.get(c, c) for c in dist.choices])
+        attrs = {k: v for k, v in trial.user_attrs.items() if k != RECORD_ATTR}
+        attrs.update(details_attrs(trial.user_attrs.get(RECORD_ATTR), self._metric))
+        return FrozenTrial(
+            number=trial.number, state=trial.state, value=None, values=trial.values,
+            datetime_start=trial.datetime_start, datetime_complete=trial.datetime_complete,
+            params=params, distributions=distributions, user_attrs=attrs,
+            system_attrs=trial.system_attrs, intermediate_values=trial.intermediate_values,
+            trial_id=trial._trial_id,
+        )
+
+
+def study_attrs(attrs: dict[str, Any], metric: str | None) -> dict[str, Any]:
+    """The driver's study attrs ("nas:space" JSON, "nas:created" timestamp, ...) as rows a person
+    reads: the name, the objective, one row per decision with its choices, dates, the spec."""
+    out: dict[str, Any] = {}
+    if "nas:name" in attrs:
+        out["name"] = attrs["nas:name"]
+    if "nas:status" in attrs:
+        out["status"] = attrs["nas:status"]
+    if metric:
+        out["objective"] = metric
+    space = attrs.get(SPACE_ATTR)
+    if isinstance(space, dict) and isinstance(space.get("labels"), dict):
+        out["space"] = f"{space.get('size', 0):,} architectures, {len(space['labels'])} decisions"
+        for label, pairs in choice_names(space).items():
+            kind = space["labels"][label].get("kind", "")
+            out[f"choices: {label}"] = f"({kind}) " + " | ".join(name for _, name in pairs)
+    for key, name in (("nas:created", "created"), ("nas:elapsed", "elapsed")):
+        if isinstance(attrs.get(key), int | float):
+            value = attrs[key]
+            out[name] = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+                         if key == "nas:created" else f"{value:.0f}s")
+    if "nas:spec_dir" in attrs:
+        out["spec folder"] = attrs["nas:spec_dir"]
+    if "nas:spec" in attrs:
+        out["spec"] = attrs["nas:spec"]
+    known = {SPACE_ATTR, "nas:name", "nas:status", "nas:created", "nas:elapsed", "nas:spec_dir",
+             "nas:spec"}
+    out.update((k, v) for k, v in attrs.items() if k not in known)
+    return out
+
+
+def details_attrs(details: Any, metric: str | None) -> dict[str, Any]:
+    """The driver's record of a trial as flat user attrs: error, params, duration, metrics."""
+    if not isinstance(details, dict):
+        return {}
+    out: dict[str, Any] = {}
+    if details.get("error"):
+        out["error"] = str(details["error"])
+    if details.get("params") is not None:
+        out["params"] = details["params"]
+    if isinstance(details.get("duration_s"), int | float):
+        out["duration_s"] = round(details["duration_s"], 3)
+    for name, value in (details.get("metrics") or {}).items():
+        if name != metric:
+            out[f"metric:{name}" if name in out else name] = value
+    return out
