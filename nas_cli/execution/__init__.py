@@ -1,13 +1,62 @@
 """Where trials run: the backend interface and its implementations.
 
-| platform | backend      | what                                     |
-|----------|--------------|------------------------------------------|
-| local    | LocalBackend | warm worker processes on this machine    |
+| platform | backend      | what                                                 |
+|----------|--------------|------------------------------------------------------|
+| local    | LocalBackend | warm worker processes on this machine                |
+| ray      | RayBackend   | warm Ray actors, on a private local Ray or a cluster |
+
+`local_backend(spec)` and `ray_backend(spec)` build them from a spec's `trial_concurrency`,
+`trial_gpu_number` and `training_service`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate
+from nas_cli.execution._gpu import GpuSlots, trial_gpus
 from nas_cli.execution._local import LocalBackend
+from nas_cli.execution._ray import RayBackend, ray_gpus_per_trial
 from nas_cli.execution._trial import TrialPayload, execute, short_error
 
-__all__ = ["Backend", "Event", "Finished", "Intermediate", "LocalBackend", "TrialPayload",
-           "execute", "short_error"]
+if TYPE_CHECKING:
+    from nas_cli.spec import ExperimentSpec
+
+__all__ = ["Backend", "Event", "Finished", "GpuSlots", "Intermediate", "LocalBackend",
+           "RayBackend", "TrialPayload", "execute", "local_backend", "ray_backend",
+           "short_error"]
+
+
+def local_backend(spec: ExperimentSpec) -> LocalBackend:
+    """The local pool for a spec; with `trial_gpu_number > 0`, each trial gets its own GPUs."""
+    service = spec.training_service
+    threads = max(1, int(service.cpus_per_trial)) if service.cpus_per_trial else None
+    slots = None
+    if spec.trial_gpu_number > 0:
+        ids = trial_gpus(spec.trial_gpu_number, service.gpu_indices, service.use_active_gpu)
+        slots = GpuSlots(ids, spec.trial_gpu_number, service.max_trial_number_per_gpu)
+    return LocalBackend(spec.trial_concurrency, threads=threads, gpus=slots,
+                        fresh_workers=slots is not None)
+
+
+def ray_backend(spec: ExperimentSpec) -> RayBackend:
+    """The Ray backend for a spec; refuses at once when Ray is not installed."""
+    from nas_cli.errors import SpecError
+
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise SpecError("training_service.platform ray needs ray: "
+                        "pip install 'nas-cli[ray]'") from None
+    service = spec.training_service
+    local_gpus: list[str] = []
+    if service.address is None and spec.trial_gpu_number > 0:  # a private Ray on this machine
+        local_gpus = trial_gpus(spec.trial_gpu_number, service.gpu_indices,
+                                service.use_active_gpu)
+    return RayBackend(
+        spec.trial_concurrency, address=service.address,
+        cpus_per_trial=service.cpus_per_trial or 1.0,
+        gpus_per_trial=ray_gpus_per_trial(spec.trial_gpu_number,
+                                          service.max_trial_number_per_gpu),
+        local_gpus=local_gpus,
+    )

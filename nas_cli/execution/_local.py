@@ -3,6 +3,9 @@
 Each worker imports torch and unpickles the space once, then runs many trials. pebble
 replaces a worker that dies (the trial fails with the signal), kills one whose trial runs past
 its time limit, and stops one on cancel (pruning, `nas stop`).
+
+With GPUs, each trial runs in a fresh worker that sees only its own GPUs (CUDA_VISIBLE_DEVICES,
+set before CUDA starts); a trial that finds no free GPU waits for one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.execution._gpu import GpuSlots, trial_env
 from nas_cli.trials import TrialState
 
 
@@ -32,15 +36,16 @@ def _death_reason(exc: BaseException) -> str:
 
 
 class LocalBackend(Backend):
-    """`trial_concurrency` warm workers on this machine."""
+    """`trial_concurrency` warm workers on this machine (fewer if the GPUs hold fewer trials)."""
 
     def __init__(self, concurrency: int, *, threads: int | None = None,
-                 gpus: list[list[int]] | None = None, fresh_workers: bool = False):
-        self.capacity = concurrency
+                 gpus: GpuSlots | None = None, fresh_workers: bool = False):
+        self.capacity = min(concurrency, gpus.capacity) if gpus else concurrency
         cores = os.cpu_count() or 1
-        self.threads = threads or max(1, cores // concurrency)
-        self.gpus = gpus  # per-slot device lists, or None for CPU only
-        self.fresh_workers = fresh_workers
+        self.threads = threads or max(1, cores // self.capacity)
+        self.gpus = gpus  # which trial holds which GPUs; None: CPU only
+        self.fresh_workers = fresh_workers or gpus is not None
+        self._waiting: list[tuple[int, dict[str, Any], Path, float | None]] = []  # for a GPU
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._futures: dict[int, Any] = {}
         self._cancelled: dict[int, tuple[TrialState, str]] = {}
@@ -66,7 +71,8 @@ class LocalBackend(Backend):
         self._pool = ProcessPool(
             max_workers=self.capacity, max_tasks=1 if self.fresh_workers else 0,
             initializer=_worker.initialize,
-            initargs=(payload, self._mp_queue, self.threads, env), context=context,
+            initargs=(payload, self._mp_queue, self.threads, env, self.gpus is not None),
+            context=context,
         )
         self._pump = threading.Thread(target=self._pump_intermediate, daemon=True)
         self._pump.start()
@@ -84,21 +90,51 @@ class LocalBackend(Backend):
 
     def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,
                timeout: float | None) -> None:
+        env: dict[str, str] = {}
+        if self.gpus is not None:
+            with self._lock:  # as in _start_waiting: a GPU freed meanwhile is not missed
+                gpus = self.gpus.acquire(number)
+                if gpus is None:  # every GPU is taken: wait for a trial to end
+                    self._waiting.append((number, arch, trial_dir, timeout))
+                    return
+            env = trial_env(gpus)
+        self._schedule(number, arch, trial_dir, timeout, env)
+
+    def _schedule(self, number: int, arch: dict[str, Any], trial_dir: Path,
+                  timeout: float | None, env: dict[str, str]) -> None:
         from nas_cli.execution import _worker
 
-        env: dict[str, str] = {}
-        future = self._pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
-                                     timeout=timeout)
+        pool = self._pool
+        if pool is None:  # shut down meanwhile
+            return
+        future = pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
+                               timeout=timeout)
         with self._lock:
             self._futures[number] = future
             self._timeouts[number] = timeout
         future.add_done_callback(lambda f, n=number: self._done(n, f))
+
+    def _start_waiting(self) -> None:
+        """Start the trials that waited for a GPU, while GPUs are free."""
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    return
+                number, arch, trial_dir, timeout = self._waiting[0]
+                gpus = self.gpus.acquire(number)
+                if gpus is None:
+                    return
+                self._waiting.pop(0)
+            self._schedule(number, arch, trial_dir, timeout, trial_env(gpus))
 
     def _done(self, number: int, future: Any) -> None:
         with self._lock:
             self._futures.pop(number, None)
             cancelled = self._cancelled.pop(number, None)
             timeout = self._timeouts.pop(number, None)
+        if self.gpus is not None:
+            self.gpus.release(number)
+            self._start_waiting()
         if cancelled is not None:
             self._events.put(Finished(number, {}, cancelled[0], cancelled[1]))
             return
@@ -120,6 +156,11 @@ class LocalBackend(Backend):
 
     def cancel(self, number: int, state: TrialState, reason: str) -> None:
         with self._lock:
+            waiting = [w for w in self._waiting if w[0] == number]
+            if waiting:
+                self._waiting.remove(waiting[0])
+                self._events.put(Finished(number, {}, state, reason))
+                return
             future = self._futures.get(number)
             if future is None:
                 return

@@ -3,22 +3,45 @@ then run many trials. Imports torch only in `initialize`."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 _payload: Any = None
+_payload_bytes: bytes | None = None
 _events: Any = None
 
 
-def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str]) -> None:
-    """Once per worker: environment, torch threads, the space and evaluator."""
-    global _payload, _events
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the driver dies, even by SIGKILL (no orphans
+    left training after a crash)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the driver died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
+               defer_load: bool = False) -> None:
+    """Once per worker: environment, torch threads, the space and evaluator.
+
+    `defer_load` (GPU trials, one per worker) unpickles the payload in `run`, after the trial's
+    CUDA_VISIBLE_DEVICES is set: user code run while unpickling might otherwise start CUDA."""
+    global _payload, _payload_bytes, _events
     os.environ.update(env)
     try:  # own process group: stopping the worker also stops what it started
         os.setpgid(0, 0)
     except OSError:
         pass
+    _die_with_parent()
     import cloudpickle
     import torch
 
@@ -28,17 +51,28 @@ def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str]) -
     except RuntimeError:
         pass
     _events = events
-    _payload = cloudpickle.loads(payload)
+    if defer_load:
+        _payload_bytes = payload
+    else:
+        _payload = cloudpickle.loads(payload)
 
 
 def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) -> dict[str, Any]:
     """One trial in this worker; intermediate results stream to the driver as they come."""
+    global _payload, _payload_bytes
     from nas_cli.execution._trial import execute
 
     os.environ.update(env)
+    if _payload_bytes is not None:
+        import cloudpickle
+
+        _payload, _payload_bytes = cloudpickle.loads(_payload_bytes), None
+    payload = _payload
+    if env.get("CUDA_VISIBLE_DEVICES"):  # the trial holds GPUs: train on them
+        payload = dataclasses.replace(payload, device="cuda")
 
     def report(step: int, value: float) -> None:
         if _events is not None:
             _events.put((number, step, value))
 
-    return execute(_payload, number, arch, Path(trial_dir), report)
+    return execute(payload, number, arch, Path(trial_dir), report)

@@ -17,7 +17,7 @@ from typing import Any
 from nas_cli import store as st
 from nas_cli._files import atomic_write_text
 from nas_cli.errors import ExperimentError, NasError, StoreError
-from nas_cli.execution import Backend, Finished, Intermediate, LocalBackend
+from nas_cli.execution import Backend, Finished, Intermediate
 from nas_cli.execution._trial import PRUNE_FLAG
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
@@ -98,11 +98,12 @@ class Run:
 
 
 def default_backend(spec: ExperimentSpec) -> Backend:
-    if spec.training_service.platform == "ray":
-        from nas_cli.execution import ray_backend
+    """The spec's training service: a Ray cluster, or the local pool (GPU slots included)."""
+    from nas_cli.execution import local_backend, ray_backend
 
+    if spec.training_service.platform == "ray":
         return ray_backend(spec)
-    return LocalBackend(spec.trial_concurrency, fresh_workers=spec.trial_gpu_number > 0)
+    return local_backend(spec)
 
 
 def create_experiment(spec: ExperimentSpec, root: Path, listener: Listener | None = None) -> Run:
@@ -145,6 +146,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     try:
         payload, space = build_payload(spec)
         payload_bytes = pickle_payload(payload)
+        backend = (run.backend_factory or default_backend)(spec)
     except Exception:
         if not resume:  # nothing ran: leave no empty experiment behind
             shutil.rmtree(run.path, ignore_errors=True)
@@ -188,7 +190,6 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     _stop_file(run).unlink(missing_ok=True)
     run.status, run.started = "running", time.time()
     _write_results(run)
-    backend = (run.backend_factory or default_backend)(spec)
     run.listener.started(run)
     failure: BaseException | None = None
     try:

@@ -1,0 +1,232 @@
+"""One conformance suite for every execution backend, driven through the `Backend` interface.
+
+Each backend starts once per module (a local Ray too) and runs trials of the `Behaviors` space,
+whose `do` choice says what a trial does: complete, stream, raise, sleep, exit, kill.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+
+from nas_cli.execution import (
+    Backend,
+    Finished,
+    GpuSlots,
+    Intermediate,
+    LocalBackend,
+    RayBackend,
+    TrialPayload,
+)
+from nas_cli.trials import TrialState
+
+BACKENDS = ["local", "ray"]
+
+
+def _load_behaviors() -> Any:
+    """tests/execution/behaviors.py, imported by path and pickled by value (like a user's
+    script), so that neither pool workers nor Ray workers need to import it."""
+    name = "nas_test_behaviors"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("behaviors.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        cloudpickle.register_pickle_by_value(module)
+    return sys.modules[name]
+
+
+behaviors = _load_behaviors()
+_numbers = itertools.count(1)
+
+
+def payload(record: Path | None = None) -> bytes:
+    evaluator = behaviors.RecordingEvaluator(behaviors.evaluate,
+                                             {"record": str(record)} if record else {})
+    return cloudpickle.dumps(TrialPayload(behaviors.Behaviors, {}, [], evaluator, "default"))
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray for the module, with two fake GPUs (Ray sets CUDA_VISIBLE_DEVICES anyway)."""
+    ray = pytest.importorskip("ray")
+    import logging
+    import tempfile
+
+    temp_dir = tempfile.mkdtemp(prefix="nas-ray-test-", dir="/tmp")
+    ray.init(address="local", num_cpus=8, num_gpus=2, include_dashboard=False,
+             object_store_memory=100 << 20, _temp_dir=temp_dir, log_to_driver=False,
+             configure_logging=True, logging_level=logging.ERROR)
+    yield
+    ray.shutdown()
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def make_backend(kind: str, request: pytest.FixtureRequest, concurrency: int = 2,
+                 **options: Any) -> Backend:
+    if kind == "ray":
+        request.getfixturevalue("local_ray")
+        return RayBackend(concurrency, **options)
+    return LocalBackend(concurrency, **options)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A started backend with two workers, shared by the module's tests of that kind."""
+    started = make_backend(request.param, request)
+    started.start(payload())
+    yield started
+    started.shutdown()
+    started.shutdown()  # idempotent
+
+
+def submit(backend: Backend, tmp_path: Path, do: str, timeout: float | None = None) -> int:
+    number = next(_numbers)
+    trial_dir = tmp_path / str(number)
+    trial_dir.mkdir(parents=True)
+    backend.submit(number, behaviors.arch(do), trial_dir, timeout)
+    return number
+
+
+def wait_for(backend: Backend, numbers: list[int], limit: float = 60
+             ) -> tuple[dict[int, Finished], list[tuple[float, Intermediate]]]:
+    """The Finished event of each trial in `numbers`, and their Intermediate events with the
+    time each arrived."""
+    finished: dict[int, Finished] = {}
+    intermediate: list[tuple[float, Intermediate]] = []
+    deadline = time.monotonic() + limit
+    while len(finished) < len(numbers):
+        assert time.monotonic() < deadline, f"trials {numbers} did not finish: {finished}"
+        for event in backend.events(timeout=0.25):
+            if event.number not in numbers:
+                continue
+            if isinstance(event, Finished):
+                finished[event.number] = event
+            else:
+                intermediate.append((time.monotonic(), event))
+    return finished, intermediate
+
+
+def test_a_trial_completes_with_metrics(backend: Backend, tmp_path: Path) -> None:
+    number = submit(backend, tmp_path, "ok")
+    event = wait_for(backend, [number])[0][number]
+    assert (event.state, event.reason) == (TrialState.COMPLETE, None)
+    assert event.outcome["metrics"]["default"] == 1.0
+    assert event.outcome["params"] == 2 + 1
+    assert (tmp_path / str(number) / "metrics.json").is_file()
+
+
+def test_intermediate_results_stream_while_the_trial_runs(backend: Backend,
+                                                          tmp_path: Path) -> None:
+    number = submit(backend, tmp_path, "stream")
+    finished, intermediate = [], []
+    deadline = time.monotonic() + 60
+    while not finished:
+        assert time.monotonic() < deadline
+        for event in backend.events(timeout=0.1):
+            if event.number == number:
+                target = finished if isinstance(event, Finished) else intermediate
+                target.append((time.monotonic(), event))
+    assert [(e.step, round(e.value, 3)) for _, e in intermediate] == [(0, 0.1), (1, 0.2), (2, 0.3)]
+    assert finished[0][0] - intermediate[-1][0] > 1.0  # the trial slept 2 s after its last report
+    assert finished[0][1].state is TrialState.COMPLETE
+
+
+def test_a_raising_trial_fails_with_its_reason(backend: Backend, tmp_path: Path) -> None:
+    number = submit(backend, tmp_path, "raise")
+    event = wait_for(backend, [number])[0][number]
+    assert event.state is TrialState.FAILED
+    assert event.reason == "ValueError: width 1 diverged"
+    assert "ValueError" in (tmp_path / str(number) / "trial.log").read_text()
+
+
+def test_a_trial_past_its_time_limit_fails(backend: Backend, tmp_path: Path) -> None:
+    number = submit(backend, tmp_path, "sleep", timeout=1.0)
+    started = time.monotonic()
+    event = wait_for(backend, [number])[0][number]
+    assert (event.state, event.reason) == (TrialState.FAILED, "timed out after 1s")
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("do", ["exit", "kill"])
+def test_a_dying_worker_fails_only_its_trial(backend: Backend, tmp_path: Path, do: str) -> None:
+    dying, other = submit(backend, tmp_path, do), submit(backend, tmp_path, "ok")
+    finished = wait_for(backend, [dying, other])[0]
+    assert finished[dying].state is TrialState.FAILED
+    assert finished[dying].reason.startswith("worker died")
+    assert finished[other].state is TrialState.COMPLETE
+    after = submit(backend, tmp_path, "ok")  # the worker was replaced
+    assert wait_for(backend, [after])[0][after].state is TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("state", [TrialState.PRUNED, TrialState.INTERRUPTED])
+def test_cancel_ends_a_running_trial_with_the_requested_state(
+        backend: Backend, tmp_path: Path, state: TrialState) -> None:
+    number = submit(backend, tmp_path, "sleep")
+    time.sleep(0.5)
+    backend.cancel(number, state, "stopped by the test")
+    started = time.monotonic()
+    event = wait_for(backend, [number], limit=15)[0][number]
+    assert (event.state, event.reason) == (state, "stopped by the test")
+    assert time.monotonic() - started < 10
+    backend.cancel(number, state, "again")  # a finished trial: nothing happens
+
+
+# --- GPUs: each trial sees exactly its own; no GPU is shared; trials wait for one -----------
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_each_trial_sees_only_its_own_gpu(kind: str, tmp_path: Path,
+                                          request: pytest.FixtureRequest) -> None:
+    record = tmp_path / "gpus.jsonl"
+    if kind == "ray":  # the module's Ray has two fake GPUs; a trial holds one and 2 CPUs
+        backend = make_backend(kind, request, 3, cpus_per_trial=2, gpus_per_trial=1)
+    else:
+        backend = make_backend(kind, request, 3, threads=2,
+                               gpus=GpuSlots(["0", "1"], per_trial=1))
+        assert backend.capacity == 2  # two GPUs, one trial each
+    backend.start(payload(record))
+    try:
+        numbers = [submit(backend, tmp_path, "gpu") for _ in range(4)]  # more than GPUs
+        finished = wait_for(backend, numbers, limit=90)[0]
+    finally:
+        backend.shutdown()
+    assert all(e.state is TrialState.COMPLETE for e in finished.values()), finished
+    runs = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(runs) == 4
+    assert {r["gpus"] for r in runs} <= {"0", "1"}  # exactly one id each
+    assert all(r["device"] == "cuda" and r["threads"] == 2 for r in runs)
+    for a, b in itertools.combinations(runs, 2):
+        if a["start"] < b["end"] and b["start"] < a["end"]:  # ran at the same time
+            assert a["gpus"] != b["gpus"]
+
+
+def test_a_trial_on_a_node_without_the_trial_folder_sends_its_files_back(tmp_path: Path) -> None:
+    """A Ray worker on another machine writes into a folder of its own; the driver gets the
+    files with the outcome and writes them into trials/<n>/."""
+    from nas_cli.execution import _ray
+
+    class Inbox:
+        class put:  # noqa: N801 - stands for an actor method
+            @staticmethod
+            def remote(items: list) -> None:
+                pass
+
+    actor = object.__new__(_ray._TrialActor)  # not __init__: it sets this process's threads
+    actor.payload, actor.reporter = cloudpickle.loads(payload()), _ray._Reporter(Inbox())
+    outcome = actor.run(7, behaviors.arch("ok"), str(tmp_path / "on-the-driver" / "7"))
+    files = outcome.pop("files")
+    assert sorted(files) == ["metrics.json", "trial.log"]
+    assert json.loads(files["metrics.json"])["metrics"]["default"] == 1.0
+    _ray._write_files(tmp_path / "7", files)
+    assert (tmp_path / "7" / "metrics.json").read_bytes() == files["metrics.json"]
