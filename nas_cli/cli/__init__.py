@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Exit, Abort) classes: typer >= 0.29 vendors click, older uses click."""
+    exceptions, exits, aborts = [], [], []
+    try:
+        from typer import exceptions as typer_exceptions
+        from typer._click import exceptions as vendored
+
+        exceptions.append(vendored.ClickException)
+        exits.append(typer_exceptions.Exit)
+        aborts.append(typer_exceptions.Abort)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        exceptions.append(click.ClickException)
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+    except ImportError:
+        pass
+    return tuple(exceptions), tuple(exits), tuple(aborts)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `nas` console script; returns (and exits with) the exit code."""
-    import click
+    import typer
 
     from nas_cli.cli._app import app
-    from nas_cli.cli._common import EXIT_INTERRUPTED, err
+    from nas_cli.cli._common import EXIT_INTERRUPTED, EXIT_USAGE, err
     from nas_cli.errors import NasError, SpecError
 
-    command = __import__("typer").main.get_command(app)
+    click_errors, click_exits, click_aborts = _click_classes()
+    command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="nas", standalone_mode=False)
         code = 0
@@ -26,17 +51,20 @@ def main(argv: list[str] | None = None) -> int:
             err.print("[bold red]error:[/] ", end="")
             err.print(str(exc), markup=False)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except click_exits as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except click_aborts:
         code = EXIT_INTERRUPTED
-    except click.ClickException as exc:
+    except click_errors as exc:
         exc.show()
-        code = exc.exit_code
+        code = getattr(exc, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         code = EXIT_INTERRUPTED
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    sys.exit(code) if argv is None else None
+    if argv is None:  # the console script: skip torch's and optuna's slow interpreter teardown
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code

@@ -32,7 +32,7 @@ class PlainProgress(Listener):
 
     def started(self, run: Run) -> None:
         self._say(f"experiment {run.id} ({run.spec.experiment_name}): up to "
-                  f"{run.spec.max_trial_number} trials of {run.space_size:,} architectures, "
+                  f"{run.target} trials of {run.space_size:,} architectures, "
                   f"{run.spec.trial_concurrency} at a time, strategy {run.spec.strategy.name}")
 
     def trial_started(self, run: Run, record: TrialRecord) -> None:
@@ -40,7 +40,7 @@ class PlainProgress(Listener):
 
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         metric = run.spec.objective.metric
-        done = f"[{run.finished_count}/{run.spec.max_trial_number}]"
+        done = f"[{run.finished_count}/{run.target}]"
         if record.state is TrialState.COMPLETE:
             best = run.best
             self._say(f"{done} trial {record.number} complete: {metric}={fmt_metric(record.metric)} "
@@ -66,7 +66,7 @@ class LiveProgress(PlainProgress):
 
     def __rich__(self) -> Group:
         run = self.run
-        total = run.spec.max_trial_number
+        total = run.target
         done = run.finished_count
         elapsed = run.elapsed()
         width = 30

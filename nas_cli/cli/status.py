@@ -35,7 +35,9 @@ def status(
             out.print(f"no experiments under {root}; start one with `nas run SPEC`", markup=False)
             return
         table = Table(title=f"experiments in {root}", title_justify="left")
-        for column in ("id", "name", "status", "trials", "best", "created"):
+        # the id is what users copy into other commands: never cut it short
+        table.add_column("id", no_wrap=True, min_width=max(len(i.id) for i in infos))
+        for column in ("name", "status", "trials", "best", "created"):
             table.add_column(column)
         for info, summary in zip(infos, summaries):
             best = summary["best"][0]["metric"] if summary["best"] else None

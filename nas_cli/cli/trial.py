@@ -17,7 +17,7 @@ def _parse_arch(text: str) -> dict:
 
     source = text
     path = Path(text)
-    if not text.lstrip().startswith("{"):
+    if not text.lstrip().startswith(("{", "[")):  # JSON text, or else a file holding it
         try:
             source = path.read_text()
         except OSError as exc:
@@ -26,10 +26,22 @@ def _parse_arch(text: str) -> dict:
     try:
         arch = json.loads(source)
     except ValueError as exc:
-        raise UsageError(f"--arch: invalid JSON ({exc})") from None
+        arch = _python_dict(source)  # a line of `nas export --format dict` works too
+        if arch is None:
+            raise UsageError(f"--arch: invalid JSON ({exc})") from None
     if not isinstance(arch, dict):
         raise UsageError("--arch: an architecture is a JSON object {label: value}")
     return arch
+
+
+def _python_dict(text: str) -> dict | None:
+    import ast
+
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def trial(
@@ -49,12 +61,17 @@ def trial(
         canonical = found.validate(_parse_arch(arch))
     except ArchError as exc:
         raise UsageError(f"--arch: {exc.message}") from None
-    out.print(f"trial of {experiment_spec.model_space.class_name}: {canonical}", markup=False)
+    out.print(f"trial of {experiment_spec.model_space.class_name}: {json.dumps(canonical)}",
+              markup=False)
     metric = experiment_spec.objective.metric
 
     def report(step: int, value: float) -> None:
         out.print(f"  step {step}: {metric}={fmt_metric(value)}", markup=False)
 
+    if output is not None:
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"--output {output} is a file; name a folder")
+        output.mkdir(parents=True, exist_ok=True)
     result = execute(payload, 0, canonical, output, report, log=False)
     if "error" in result:
         sys.stderr.write(result.get("traceback", ""))

@@ -107,8 +107,15 @@ class LocalBackend(Backend):
         pool = self._pool
         if pool is None:  # shut down meanwhile
             return
-        future = pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
-                               timeout=timeout)
+        try:
+            future = pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
+                                   timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - a broken pool: this trial fails, not the run
+            if self.gpus is not None:
+                self.gpus.release(number)
+            self._events.put(Finished(number, {}, TrialState.FAILED,
+                                      f"the worker pool is broken: {type(exc).__name__}: {exc}"))
+            return
         with self._lock:
             self._futures[number] = future
             self._timeouts[number] = timeout

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 _payload: Any = None
+_load_error: str | None = None
 _payload_bytes: bytes | None = None
 _events: Any = None
 
@@ -42,7 +43,7 @@ def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
     except OSError:
         pass
     _die_with_parent()
-    import cloudpickle
+
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -54,7 +55,22 @@ def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
     if defer_load:
         _payload_bytes = payload
     else:
+        _load(payload)
+
+
+def _load(payload: bytes) -> None:
+    """Unpickle the payload; a failure is kept and reported by every trial (a worker that
+    raised here would die and be replaced forever)."""
+    global _payload, _payload_bytes, _load_error
+    import cloudpickle
+
+    _payload_bytes = None
+    try:
         _payload = cloudpickle.loads(payload)
+    except BaseException as exc:  # noqa: BLE001 - the user's module ran while unpickling
+        from nas_cli.execution._trial import short_error
+
+        _load_error = f"the worker could not load the model space: {short_error(exc)}"
 
 
 def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) -> dict[str, Any]:
@@ -64,9 +80,9 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) 
 
     os.environ.update(env)
     if _payload_bytes is not None:
-        import cloudpickle
-
-        _payload, _payload_bytes = cloudpickle.loads(_payload_bytes), None
+        _load(_payload_bytes)
+    if _load_error is not None:
+        return {"error": _load_error, "duration_s": 0.0}
     payload = _payload
     if env.get("CUDA_VISIBLE_DEVICES"):  # the trial holds GPUs: train on them
         payload = dataclasses.replace(payload, device="cuda")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -76,7 +77,10 @@ def load_attr(ref: str, base_dir: Path, what: str) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise SpaceError(f"{what}: {module_ref} has no attribute '{attr}'") from None
+        names = [n for n in vars(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(attr, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SpecError(f"{what}: {module_ref} has no attribute '{attr}'{hint}") from None
 
 
 def load_space(spec: ExperimentSpec) -> tuple[type, list[Any]]:

@@ -53,6 +53,7 @@ class Run:
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
     space_size: int = 0
+    created_root: bool = False          # the experiments folder was made for this run
     reruns: set[int] = field(default_factory=set)  # interrupted trials already run again
     results_written: float = 0.0
     results_dirty: bool = False
@@ -68,6 +69,14 @@ class Run:
     @property
     def mode(self) -> str:
         return self.spec.objective.mode
+
+    @property
+    def target(self) -> int:
+        """How many trials this run will finish at most (fewer when the space is smaller)."""
+        limit = self.spec.max_trial_number
+        if self.spec.strategy.dedup or self.spec.strategy.name == "grid":
+            limit = min(limit, self.space_size or limit)
+        return limit
 
     @property
     def finished_count(self) -> int:
@@ -109,6 +118,7 @@ def default_backend(spec: ExperimentSpec) -> Backend:
 def create_experiment(spec: ExperimentSpec, root: Path, listener: Listener | None = None) -> Run:
     """Make the experiment folder and its store; nothing runs yet."""
     name = st.check_name(spec.experiment_name or "experiment")
+    created_root = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     path = root / st.new_experiment_id()
     while path.exists():
@@ -118,6 +128,7 @@ def create_experiment(spec: ExperimentSpec, root: Path, listener: Listener | Non
     atomic_write_text(path / st.SPEC, dump_spec(spec))
     run = Run(spec=spec, path=path, listener=listener or Listener())
     run.spec.experiment_name = name
+    run.created_root = created_root
     return run
 
 
@@ -150,6 +161,8 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     except Exception:
         if not resume:  # nothing ran: leave no empty experiment behind
             shutil.rmtree(run.path, ignore_errors=True)
+            if run.created_root:
+                shutil.rmtree(run.path.parent, ignore_errors=True)
         raise
     run.space_size = space.size
     store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
@@ -166,6 +179,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
         store.set_space(store.get_meta("nas:space"))
         run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
         run.created = float(store.get_meta("nas:created", run.created))
+        run.infeasible = int(store.get_meta("nas:infeasible", 0))
         run.reruns = set(store.get_meta("nas:reruns", []))
         history = []
         for record in store.records():
@@ -219,6 +233,7 @@ def _close(run: Run, backend: Backend, store: Any) -> None:
         lambda: setattr(run, "status", _final_status(run)),
         lambda: store.set_meta("nas:elapsed", run.elapsed()),
         lambda: store.set_meta("nas:status", run.status),
+        lambda: store.set_meta("nas:infeasible", run.infeasible),
         store.close,
         lambda: _write_results(run),
         lambda: (run.path / st.PID).unlink(missing_ok=True),
@@ -237,6 +252,10 @@ def _final_status(run: Run) -> str:
     if run.stop_requested:
         return run.stop_requested
     finished = [r for r in run.records.values() if r.state.is_finished]
+    if not finished and run.infeasible:
+        run.stop_reason = (f"no architecture meets the constraints ({run.infeasible} proposals "
+                           "refused); relax constraints.max_params / max_flops")
+        return "failed"
     if finished and all(r.state is TrialState.FAILED for r in finished):
         last = max(finished, key=lambda r: r.number)
         run.stop_reason = f"every trial failed; last error: {last.error}"
@@ -412,7 +431,7 @@ def _write_results(run: Run, *, soon: bool = False) -> None:
         objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
         records=list(run.records.values()),
         extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
-               "max_trial_number": spec.max_trial_number,
+               "max_trial_number": spec.max_trial_number, "target_trials": run.target,
                "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
                "space_size": run.space_size, "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
                "stop_reason": run.stop_reason},

@@ -28,10 +28,11 @@ class RLStrategy(Strategy):
             self.params = STRATEGY_PARAMS["rl"]()
         self.logits = {label: torch.zeros(len(d.candidates), requires_grad=True)
                        for label, d in self.space.decisions.items()}
-        self.optimizer = torch.optim.Adam(list(self.logits.values()), lr=self.params.learning_rate)
+        params = list(self.logits.values())  # a space without decisions has nothing to learn
+        self.optimizer = torch.optim.Adam(params, lr=self.params.learning_rate) if params else None
         self.batch: list[tuple[dict[str, Any], float]] = []
         self.baseline: float | None = None
-        self.spread = 1.0
+        self.spread: float | None = None  # the reward scale; set by the first batch that varies
         self.worst: float | None = None
         self._refresh()
 
@@ -80,14 +81,25 @@ class RLStrategy(Strategy):
     def _update(self) -> None:
         import torch
 
+        if self.optimizer is None:
+            self.batch = []
+            return
+
         rewards = [score for _, score in self.batch]
         mean = sum(rewards) / len(rewards)
         if self.baseline is None:
             self.baseline = mean
-            self.spread = max((max(rewards) - min(rewards)) / 2, 1e-8)
+        decay = self.params.baseline_decay
+        # Half the batch's range; a batch without one (a single result, equal rewards) measures
+        # its distance to the baseline instead.
+        spread = (max(rewards) - min(rewards)) / 2 or max(abs(r - self.baseline) for r in rewards)
+        if spread > 0:
+            self.spread = spread if self.spread is None else \
+                decay * self.spread + (1 - decay) * spread
+        scale = self.spread or 1.0  # no spread yet: every advantage is 0 anyway
         loss = torch.zeros(())
         for arch, reward in self.batch:
-            advantage = (reward - self.baseline) / self.spread
+            advantage = (reward - self.baseline) / scale
             log_prob = torch.zeros(())
             for label, value in arch.items():
                 index = self.space.decisions[label].index_of(value)
@@ -99,10 +111,6 @@ class RLStrategy(Strategy):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        decay = self.params.baseline_decay
         self.baseline = decay * self.baseline + (1 - decay) * mean
-        spread = (max(rewards) - min(rewards)) / 2
-        if spread > 0:
-            self.spread = decay * self.spread + (1 - decay) * spread
         self.batch = []
         self._refresh()

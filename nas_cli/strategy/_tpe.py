@@ -3,6 +3,8 @@
 An in-memory Optuna study holds the strategy's own history (scores are "higher is better", so
 its direction is always maximize: no silent minimization). Conditional decisions are asked
 define-by-run, which TPE's `group` mode handles; running trials count through the constant liar.
+A repeated suggestion is told its known result; a pruned trial is PRUNED (below every complete
+trial) and a failed one FAIL (ignored), as Optuna's own pruners and failures would leave them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class TPEStrategy(Strategy):
             )
         self.study = optuna.create_study(direction="maximize", sampler=sampler)
         self.pending: dict[str, Any] = {}
+        self.scores: dict[str, float | None] = {}  # arch key -> score told (None: failed)
 
     def _suggest(self, trial: Any) -> dict[str, Any]:
         arch: dict[str, Any] = {}
@@ -66,7 +69,13 @@ class TPEStrategy(Strategy):
                 self.pending[arch_key(arch)] = trial
                 return self.accept(arch)
             # A duplicate: let TPE learn it from the known result rather than waste a trial.
-            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            # (Told as PRUNED it would rank below every complete trial: TPE would learn that
+            # the region it rates best is bad.) Pending or failed: PRUNED, i.e. not promising.
+            known = self.scores.get(arch_key(arch))
+            if known is None:
+                self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                self.study.tell(trial, known)
         for _ in range(_TRIES * 10):
             arch = self.space.sample(self.rng)
             if self.is_new(arch):  # told later through `_add`
@@ -74,18 +83,17 @@ class TPEStrategy(Strategy):
         return None
 
     def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
-        import optuna
-
+        self.scores[arch_key(arch)] = score
         trial = self.pending.pop(arch_key(arch), None)
         if trial is None:
-            self._add(arch, score)
+            self._add(arch, score, state)
             return
         if score is None:
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.study.tell(trial, state=_optuna_state(state))
         else:
             self.study.tell(trial, score)
 
-    def _add(self, arch: dict[str, Any], score: float | None) -> None:
+    def _add(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
         """Record an architecture TPE did not propose (random fallback, restored history)."""
         import optuna
         from optuna.distributions import CategoricalDistribution
@@ -94,8 +102,18 @@ class TPEStrategy(Strategy):
         distributions = {k: CategoricalDistribution(list(range(len(self.space.decisions[k].candidates))))
                          for k in arch}
         if score is None:
-            state, value = optuna.trial.TrialState.FAIL, None
+            done, value = _optuna_state(state), None
         else:
-            state, value = optuna.trial.TrialState.COMPLETE, score
+            done, value = optuna.trial.TrialState.COMPLETE, score
         self.study.add_trial(optuna.trial.create_trial(
-            state=state, value=value, params=params, distributions=distributions))
+            state=done, value=value, params=params, distributions=distributions))
+
+
+def _optuna_state(state: TrialState) -> Any:
+    """A trial without a score: PRUNED (stopped for bad intermediate results, which TPE ranks
+    below every complete trial, as with Optuna's own pruners) or FAIL (ignored by TPE)."""
+    import optuna
+
+    if state is TrialState.PRUNED:
+        return optuna.trial.TrialState.PRUNED
+    return optuna.trial.TrialState.FAIL
