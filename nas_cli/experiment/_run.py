@@ -151,22 +151,11 @@ def open_experiment(path: Path, listener: Listener | None = None) -> Run:
     return Run(spec=spec, path=path, listener=listener or Listener())
 
 
-def execute(run: Run, *, resume: bool = False) -> Run:
-    """Run the experiment to its end (or until stopped); returns the finished run."""
+def _prepare(run: Run, space: Any, payload: Any, store: Any,
+             resume: bool) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+    """The strategy (its history restored on resume), early stopping, constraints, and the
+    interrupted trials to rerun."""
     spec = run.spec
-    try:
-        payload, space = build_payload(spec)
-        payload_bytes = pickle_payload(payload)
-        backend = (run.backend_factory or default_backend)(spec)
-    except Exception:
-        if not resume:  # nothing ran: leave no empty experiment behind
-            shutil.rmtree(run.path, ignore_errors=True)
-            if run.created_root:
-                shutil.rmtree(run.path.parent, ignore_errors=True)
-        raise
-    run.space_size = space.size
-    store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
-                          direction=spec.objective.mode, create=not resume)
     strategy = create_strategy(spec.strategy.name, space, seed=spec.strategy.seed,
                                dedup=spec.strategy.dedup, params=strategy_params(spec))
     if spec.early_stopping is not None:
@@ -200,6 +189,31 @@ def execute(run: Run, *, resume: bool = False) -> Run:
         store.set_meta("nas:spec", dump_spec(spec))
         store.set_meta("nas:spec_dir", str(spec.base_dir))
         store.set_meta("nas:created", run.created)
+    return strategy, requeue
+
+
+def execute(run: Run, *, resume: bool = False) -> Run:
+    """Run the experiment to its end (or until stopped); returns the finished run."""
+    spec = run.spec
+    try:
+        payload, space = build_payload(spec)
+        payload_bytes = pickle_payload(payload)
+        backend = (run.backend_factory or default_backend)(spec)
+    except Exception:
+        if not resume:  # nothing ran: leave no empty experiment behind
+            shutil.rmtree(run.path, ignore_errors=True)
+            if run.created_root:
+                shutil.rmtree(run.path.parent, ignore_errors=True)
+        raise
+    run.space_size = space.size
+    backend.start(payload_bytes)  # workers boot (import torch) while the store is prepared
+    try:
+        store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
+                              direction=spec.objective.mode, create=not resume)
+        strategy, requeue = _prepare(run, space, payload, store, resume)
+    except BaseException:
+        backend.shutdown()
+        raise
     (run.path / st.PID).write_text(f"{os.getpid()}\n")
     _stop_file(run).unlink(missing_ok=True)
     run.status, run.started = "running", time.time()
@@ -207,7 +221,6 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     run.listener.started(run)
     failure: BaseException | None = None
     try:
-        backend.start(payload_bytes)
         _loop(run, strategy, backend, store, requeue)
     except KeyboardInterrupt:
         run.request_stop("interrupted")
