@@ -11,7 +11,7 @@ Helpers the fixtures wrap live in tests/helpers/ (importable as `helpers`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,15 @@ if str(Path(__file__).parent) not in sys.path:  # `import helpers` under any imp
 
 from helpers.cli import make_spec, restored_signals  # noqa: E402
 
-# Platforms every end-to-end test runs on ("ray" joins when its backend lands).
-PLATFORMS = ["local"]
+try:
+    import ray  # noqa: F401
+    HAVE_RAY = True
+except ImportError:  # the `ray` extra is optional
+    HAVE_RAY = False
+
+# Platforms every end-to-end test runs on.
+PLATFORMS = ["local", pytest.param("ray", marks=pytest.mark.skipif(
+    not HAVE_RAY, reason="ray is not installed (pip install 'nas-cli[ray]')"))]
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +63,22 @@ def nas(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 
 
 @pytest.fixture(scope="session", params=PLATFORMS)
-def platform(request: pytest.FixtureRequest) -> str:
-    """The `training_service.platform` end-to-end specs run on."""
-    return request.param
+def platform(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The `training_service.platform` end-to-end specs run on. For "ray", one local Ray serves
+    the whole session (the backend uses a Ray already started in the process)."""
+    if request.param == "ray":
+        import tempfile
+
+        import ray
+
+        temp = tempfile.mkdtemp(prefix="nas-test-ray-", dir="/tmp")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=100 * 1024 * 1024, _temp_dir=temp,
+                 configure_logging=False)
+        try:
+            yield "ray"
+        finally:
+            ray.shutdown()
+        return
+    yield request.param
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -114,7 +115,11 @@ class _Reporter:
 class _TrialActor:
     """A warm worker: threads and the payload once, then `run` one trial per call."""
 
-    def __init__(self, payload: bytes, inbox: Any, threads: int, gpus: bool):
+    def __init__(self, payload: bytes, inbox: Any, threads: int, gpus: bool,
+                 paths: list[str] | None = None):
+        for path in paths or []:  # the driver's import path, where it exists on this node
+            if path not in sys.path and os.path.isdir(path):
+                sys.path.append(path)
         env = {name: str(threads) for name in
                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
         if not gpus:  # Ray leaves CUDA_VISIBLE_DEVICES alone for actors without GPUs
@@ -298,7 +303,7 @@ class RayBackend(Backend):
     def _new_slot(self) -> _Slot:
         threads = max(1, int(self.cpus_per_trial))
         actor = self._actor_class.remote(self._payload_ref, self._inbox, threads,
-                                         self.gpus_per_trial > 0)
+                                         self.gpus_per_trial > 0, [p for p in sys.path if p])
         return _Slot(actor=actor, ready=actor.ready.remote())
 
     def shutdown(self) -> None:
