@@ -11,7 +11,7 @@ Helpers the fixtures wrap live in tests/helpers/ (importable as `helpers`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,22 +63,8 @@ def nas(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 
 
 @pytest.fixture(scope="session", params=PLATFORMS)
-def platform(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The `training_service.platform` end-to-end specs run on. For "ray", one local Ray serves
-    the whole session (the backend uses a Ray already started in the process)."""
-    if request.param == "ray":
-        import tempfile
-
-        import ray
-
-        temp = tempfile.mkdtemp(prefix="nas-test-ray-", dir="/tmp")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 object_store_memory=100 * 1024 * 1024, _temp_dir=temp,
-                 configure_logging=False)
-        try:
-            yield "ray"
-        finally:
-            ray.shutdown()
-        return
-    yield request.param
+def platform(request: pytest.FixtureRequest) -> str:
+    """The `training_service.platform` end-to-end specs run on (on "ray", each run starts and
+    stops a private local Ray, as a user's `nas run` without an address does)."""
+    return request.param
 

@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     click_errors, click_exits, click_aborts = _click_classes()
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="nas", standalone_mode=False)
-        code = 0
+        # Without standalone mode, click returns (not raises) the code of an Exit, e.g. the
+        # 130 typer makes of a KeyboardInterrupt.
+        result = command.main(args=argv, prog_name="nas", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
     except NasError as exc:
         if isinstance(exc, SpecError) and len(exc.problems) > 1:
             err.print(f"[bold red]error:[/] the spec has {len(exc.problems)} problems:")

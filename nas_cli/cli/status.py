@@ -27,9 +27,10 @@ def status(
     root = experiments_root(exp_dir)
     if experiment is None:
         infos = list_experiments(root)
-        summaries = [status_json(i, top=1) for i in infos]
+        summaries = [_summary_or_none(i) for i in infos]
         if as_json:
-            out.print_json(json.dumps(summaries))
+            out.print_json(json.dumps([s or {"experiment": i.id, "status": "unreadable"}
+                                       for i, s in zip(infos, summaries)]))
             return
         if not infos:
             out.print(f"no experiments under {root}; start one with `nas run SPEC`", markup=False)
@@ -40,6 +41,9 @@ def status(
         for column in ("name", "status", "trials", "best", "created"):
             table.add_column(column)
         for info, summary in zip(infos, summaries):
+            if summary is None:
+                table.add_row(info.id, info.name, "unreadable", "?", "-", "-")
+                continue
             best = summary["best"][0]["metric"] if summary["best"] else None
             metric = (summary.get("objective") or {}).get("metric", "")
             table.add_row(info.id, info.name, info.status,
@@ -74,3 +78,16 @@ def status(
         out.print(table)
     for failure in summary["failures"]:
         out.print(f"trial {failure['trial']} failed: {failure['error']}", markup=False, style="red")
+
+
+def _summary_or_none(info):
+    """A listed experiment's summary, or None when its results.json cannot be read."""
+    from nas_cli.errors import StoreError
+    from nas_cli.report import status_json
+
+    if info.status == "unreadable":
+        return None
+    try:
+        return status_json(info, top=1)
+    except StoreError:
+        return None

@@ -5,14 +5,9 @@ Loaded data is cached per process, so a worker that runs many trials loads it on
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import importlib.util
 import json
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +16,7 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from nas_cli._imports import import_ref
 from nas_cli.errors import SpecError
 from nas_cli.spec._models import (
     BUILTIN_DATASETS,  # name -> task; they ship with scikit-learn, no download
@@ -61,6 +57,24 @@ def load_dataset(
         if key not in _cache:
             _cache[key] = _load(dataset, task, seed, base_dir)
         return _cache[key]
+
+
+def check_dataset(dataset: Any, *, base_dir: Path | None = None) -> None:
+    """Refuse, in the driver and before any trial, a dataset that cannot load: torchvision
+    missing, no files under its root, a factory that cannot be imported or called."""
+    spec = _parse(dataset)
+    base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+    if isinstance(spec, TorchvisionDataset):
+        if importlib.util.find_spec("torchvision") is None:
+            raise SpecError(f"{_WHERE}: {spec.name} needs torchvision: pip install torchvision")
+        root = _resolve(spec.root, base_dir)
+        if not root.is_dir() or not any(root.iterdir()):
+            raise SpecError(f"{_WHERE}: {spec.name} not found under {root}: download it there "
+                            "first; nas never downloads")
+    elif isinstance(spec, DatasetFactory):
+        factory = _import_object(spec.factory, base_dir=base_dir, where=f"{_WHERE}.factory")
+        if not callable(factory):
+            raise SpecError(f"{_WHERE}.factory: {spec.factory} is not callable")
 
 
 def clear_cache() -> None:
@@ -247,14 +261,9 @@ def _import_object(ref: str, *, base_dir: Path | None = None, where: str = "") -
         raise SpecError(f"{prefix}expected 'module:function', got {ref!r}")
     base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     try:
-        if module_name.endswith(".py"):
-            path = _resolve(module_name, base_dir)
-            if not path.is_file():
-                raise SpecError(f"{prefix}file not found: {path}")
-            module = _import_file(path)
-        else:
-            with _on_sys_path(base_dir):
-                module = importlib.import_module(module_name)
+        module = import_ref(module_name, base_dir)
+    except FileNotFoundError as exc:
+        raise SpecError(f"{prefix}{exc}") from None
     except SpecError:
         raise
     except Exception as exc:
@@ -268,33 +277,3 @@ def _import_object(ref: str, *, base_dir: Path | None = None, where: str = "") -
         raise SpecError(f"{prefix}{module_name!r} has no attribute {attr!r}") from None
 
 
-def _import_file(path: Path) -> Any:
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    name = f"nas_user_{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise SpecError(f"cannot load {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # before exec: dataclasses and pickling look it up there
-    try:
-        with _on_sys_path(path.parent):  # so the file can import its neighbours
-            spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-@contextmanager
-def _on_sys_path(folder: Path) -> Iterator[None]:
-    entry = str(folder)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)

@@ -49,6 +49,7 @@ class LocalBackend(Backend):
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._futures: dict[int, Any] = {}
         self._cancelled: dict[int, tuple[TrialState, str]] = {}
+        self._pids: dict[int, int] = {}  # trial -> the pid of the worker running it
         self._timeouts: dict[int, float | None] = {}
         self._pool: Any = None
         self._mp_queue: Any = None
@@ -85,6 +86,10 @@ class LocalBackend(Backend):
                 continue
             if item is None:
                 return
+            if item[0] == "pid":  # a trial started in this worker (its own process group)
+                with self._lock:
+                    self._pids[item[1]] = item[2]
+                continue
             number, step, value = item
             self._events.put(Intermediate(number, step, value))
 
@@ -139,6 +144,10 @@ class LocalBackend(Backend):
             self._futures.pop(number, None)
             cancelled = self._cancelled.pop(number, None)
             timeout = self._timeouts.pop(number, None)
+            pid = self._pids.pop(number, None)
+        if pid is not None and (cancelled is not None or future.cancelled()
+                                or future.exception() is not None):
+            _kill_group(pid)  # the worker was stopped or died: take what the trial started
         if self.gpus is not None:
             self.gpus.release(number)
             self._start_waiting()
@@ -191,17 +200,23 @@ class LocalBackend(Backend):
             return
         pool, self._pool = self._pool, None
         self._closed.set()
-        pids = _worker_pids(pool)
+        with self._lock:
+            pids = set(_worker_pids(pool)) | set(self._pids.values())
         pool.stop()
         for pid in pids:  # each worker leads its own process group: take its children too
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, OSError):
-                pass
+            _kill_group(pid)
         pool.join(timeout=5)
         if self._mp_queue is not None:
             self._mp_queue.close()
             self._mp_queue.cancel_join_thread()
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a (dead or stopped) worker's process group: the processes its trial started."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
 
 
 def _worker_pids(pool: Any) -> list[int]:

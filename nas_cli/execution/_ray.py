@@ -125,7 +125,6 @@ class _TrialActor:
         if not gpus:  # Ray leaves CUDA_VISIBLE_DEVICES alone for actors without GPUs
             env["CUDA_VISIBLE_DEVICES"] = ""
         os.environ.update(env)
-        import cloudpickle
         import torch
 
         torch.set_num_threads(threads)
@@ -133,7 +132,9 @@ class _TrialActor:
             torch.set_num_interop_threads(threads)
         except RuntimeError:
             pass
-        self.payload = cloudpickle.loads(payload)
+        from nas_cli.execution._payload import load_payload
+
+        self.payload = load_payload(payload)
         if gpus:  # Ray gave this actor its GPUs: train on them
             self.payload.device = "cuda"
         self.reporter = _Reporter(inbox)

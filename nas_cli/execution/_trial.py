@@ -35,7 +35,9 @@ class TrialPayload:
 
 def short_error(exc: BaseException) -> str:
     """'ValueError: message' on one line, cut to a readable length."""
-    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+    message = str(exc).strip()
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    text = text.replace("\n", " ")
     return text if len(text) <= 300 else text[:297] + "..."
 
 

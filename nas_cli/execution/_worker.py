@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +18,18 @@ _events: Any = None
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the driver dies, even by SIGKILL (no orphans
-    left training after a crash)."""
-    try:
-        import ctypes
-        import signal
+    """When the driver dies (even by SIGKILL), end this worker and everything its trial started
+    (its process group). A watchdog thread rather than the kernel's parent-death signal, so
+    that the trial's own child processes go too."""
+    parent = os.getppid()
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-        if os.getppid() == 1:  # the driver died before prctl took effect
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="nas-parent-watchdog", daemon=True).start()
 
 
 def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
@@ -62,11 +64,11 @@ def _load(payload: bytes) -> None:
     """Unpickle the payload; a failure is kept and reported by every trial (a worker that
     raised here would die and be replaced forever)."""
     global _payload, _payload_bytes, _load_error
-    import cloudpickle
+    from nas_cli.execution._payload import load_payload
 
     _payload_bytes = None
     try:
-        _payload = cloudpickle.loads(payload)
+        _payload = load_payload(payload)
     except BaseException as exc:  # noqa: BLE001 - the user's module ran while unpickling
         from nas_cli.execution._trial import short_error
 
@@ -86,6 +88,9 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) 
     payload = _payload
     if env.get("CUDA_VISIBLE_DEVICES"):  # the trial holds GPUs: train on them
         payload = dataclasses.replace(payload, device="cuda")
+
+    if _events is not None:  # the driver kills this process group if the trial must stop
+        _events.put(("pid", number, os.getpid()))
 
     def report(step: int, value: float) -> None:
         if _events is not None:

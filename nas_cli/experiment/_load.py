@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
-import importlib
-import importlib.util
 import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nas_cli._imports import import_ref
 from nas_cli.errors import NasError, SpaceError, SpecError
 from nas_cli.spec import ExperimentSpec
 from nas_cli.spec._models import FunctionEvaluatorSpec
@@ -25,38 +23,14 @@ def _user_frame(exc: BaseException) -> str:
 
 
 def import_module(ref: str, base_dir: Path, what: str) -> ModuleType:
-    """A dotted module, or a .py file (relative to `base_dir`), imported once.
-
-    Files are imported under a private name and pickled by value, so spaces defined in a
-    script travel to worker processes."""
+    """A dotted module, or a .py file (relative to `base_dir`), imported once; errors become
+    one line naming `what`, the user's file and line."""
     try:
-        if ref.endswith(".py"):
-            path = (base_dir / ref).resolve()
-            name = "nas_user_" + path.stem + "_" + hashlib.sha1(str(path).encode()).hexdigest()[:8]
-            if name in sys.modules:
-                return sys.modules[name]
-            if not path.is_file():
-                raise SpecError(f"{what}: file not found: {path}")
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            if str(path.parent) not in sys.path:
-                sys.path.append(str(path.parent))
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-            import cloudpickle
-
-            cloudpickle.register_pickle_by_value(module)
-            return module
-        for folder in (str(Path.cwd()), str(base_dir)):
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
-        return importlib.import_module(ref)
+        return import_ref(ref, base_dir)
     except NasError:
         raise
+    except FileNotFoundError as exc:
+        raise SpecError(f"{what}: {exc}") from None
     except ModuleNotFoundError as exc:
         if exc.name and ref.startswith(exc.name):
             raise SpaceError(f"{what}: no module named '{ref}' (a dotted module on the Python "
@@ -66,6 +40,18 @@ def import_module(ref: str, base_dir: Path, what: str) -> ModuleType:
     except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
         raise SpaceError(f"{what}: importing {ref} failed: {_user_frame(exc)}"
                          f"{type(exc).__name__}: {exc}") from None
+
+
+def user_modules(*objects: Any) -> list[tuple[str, str]]:
+    """(private name, path) of the .py files `objects` come from (imported by path)."""
+    found = []
+    for obj in objects:
+        name = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if name.startswith("nas_user_") and path and (name, path) not in found:
+            found.append((name, path))
+    return found
 
 
 def load_attr(ref: str, base_dir: Path, what: str) -> Any:
@@ -117,6 +103,9 @@ def load_evaluator(spec: ExperimentSpec) -> Any:
             raise SpecError(f"evaluator.function: {config.function} is not callable")
         check_signature(function, config.kwargs, "evaluator.function")
         return FunctionEvaluator(function, config.kwargs)
+    from nas_cli.evaluator._datasets import check_dataset
+
+    check_dataset(config.dataset, base_dir=spec.base_dir)
     return TrainingEvaluator(config, spec.base_dir)
 
 
@@ -134,10 +123,14 @@ def build_payload(spec: ExperimentSpec, device: str = "cpu"):
 
 
 def pickle_payload(payload: Any) -> bytes:
-    import cloudpickle
+    """The payload for the workers: by reference to the user's files (tracebacks then name
+    them) with a by-value copy for workers that cannot see those files (remote nodes)."""
+    from nas_cli.execution._payload import dump_payload
 
+    modules = user_modules(payload.model_class, getattr(payload.evaluator, "function", None),
+                           *payload.mutators)
     try:
-        return cloudpickle.dumps(payload)
+        return dump_payload(payload, modules)
     except Exception as exc:  # noqa: BLE001 - anything unpicklable in the user's objects
         raise SpaceError(f"the model space or evaluator cannot be sent to worker processes: "
                          f"{type(exc).__name__}: {exc}") from None

@@ -54,7 +54,8 @@ class Run:
     elapsed_before: float = 0.0
     space_size: int = 0
     created_root: bool = False          # the experiments folder was made for this run
-    reruns: set[int] = field(default_factory=set)  # interrupted trials already run again
+    # interrupted trial -> the trial that reran it (None: claimed, the driver died before it ran)
+    reruns: dict[int, int | None] = field(default_factory=dict)
     results_written: float = 0.0
     results_dirty: bool = False
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
@@ -141,8 +142,10 @@ def open_experiment(path: Path, listener: Listener | None = None) -> Run:
     """An existing experiment, ready for `execute(run, resume=True)`."""
     from nas_cli.spec import load_spec
 
-    data = st.read_results(path)
-    base_dir = data.get("spec_dir")
+    try:
+        base_dir = st.read_results(path).get("spec_dir")
+    except StoreError:  # damaged results.json: study.db knows the spec's folder too
+        base_dir = st.study_meta(path, "nas:spec_dir")
     spec = load_spec(path / st.SPEC, base_dir=Path(base_dir) if base_dir else None)
     if st.driver_alive(path):
         from nas_cli.errors import UsageError
@@ -169,7 +172,7 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
         run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
         run.created = float(store.get_meta("nas:created", run.created))
         run.infeasible = int(store.get_meta("nas:infeasible", 0))
-        run.reruns = set(store.get_meta("nas:reruns", []))
+        run.reruns = {int(k): v for k, v in store.get_meta("nas:reruns", {}).items()}
         history = []
         for record in store.records():
             if record.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.INTERRUPTED):
@@ -179,6 +182,8 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
                 if record.number not in run.reruns:
                     requeue.append((record.number, record.arch))
                     strategy.mark(record.arch)
+                elif run.reruns[record.number] is not None:
+                    record.error = f"interrupted; rerun as trial {run.reruns[record.number]}"
             else:
                 history.append((record.arch, run.score(record), record.state))
             run.records[record.number] = record
@@ -214,7 +219,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     except BaseException:
         backend.shutdown()
         raise
-    (run.path / st.PID).write_text(f"{os.getpid()}\n")
+    atomic_write_text(run.path / st.PID, f"{os.getpid()}\n")
     _stop_file(run).unlink(missing_ok=True)
     run.status, run.started = "running", time.time()
     _write_results(run)
@@ -302,8 +307,8 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
             rerun_of = None
             if requeue:
                 rerun_of, arch = requeue.pop(0)
-                run.reruns.add(rerun_of)  # claimed before it starts: a crash never runs it twice
-                store.set_meta("nas:reruns", sorted(run.reruns))
+                run.reruns[rerun_of] = None  # claimed before it starts: never run twice
+                _save_reruns(run, store)
             else:
                 arch = _propose(run, strategy)
             if arch is None:
@@ -311,6 +316,8 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 break
             number = store.start_trial(arch)
             if rerun_of is not None:
+                run.reruns[rerun_of] = number
+                _save_reruns(run, store)
                 run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
             record = TrialRecord(number, arch, TrialState.RUNNING, started_at=time.time())
             run.records[number] = record
@@ -336,6 +343,10 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
             run.stop_reason = (f"the first {spec.max_failed_trials} trials all failed; stopping "
                                f"(trial {first.number}: {first.error})")
             return
+
+
+def _save_reruns(run: Run, store: Any) -> None:
+    store.set_meta("nas:reruns", {str(k): v for k, v in run.reruns.items()})
 
 
 _FEASIBLE_TRIES = 1000

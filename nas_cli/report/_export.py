@@ -13,10 +13,11 @@ FORMATS = ("dict", "json", "code")
 
 def top_trials(info: ExperimentInfo, k: int) -> list[TrialRecord]:
     """Completed trials, best first (results.json's ranking)."""
-    ranked = [t for t in info.data.get("trials", []) if t.get("rank") is not None]
-    ranked.sort(key=lambda t: t["rank"])
-    return [TrialRecord.from_json(t) for t in ranked[:k]
-            if TrialState(t.get("status", "complete")) is TrialState.COMPLETE]
+    records = info.records
+    ranks = {r.number: t.get("rank") for r, t in zip(records, info.data.get("trials", []))}
+    ranked = [r for r in records if r.state is TrialState.COMPLETE and ranks.get(r.number)]
+    ranked.sort(key=lambda r: ranks[r.number])
+    return ranked[:k]
 
 
 def _code(info: ExperimentInfo, record: TrialRecord, spec: dict[str, Any]) -> str:

@@ -15,13 +15,14 @@ from nas_cli.store._experiments import (
     new_experiment_id,
     read_results,
     resolve,
+    study_meta,
     write_results,
 )
 
 __all__ = [
     "PID", "RESULTS", "SPEC", "STOP", "STUDY", "ExperimentInfo", "TrialStore", "check_name",
     "driver_alive", "experiments_root", "list_experiments", "load_info", "new_experiment_id",
-    "read_results", "resolve", "write_results",
+    "read_results", "resolve", "study_meta", "write_results",
 ]
 
 

@@ -57,7 +57,16 @@ class ExperimentInfo:
 
     @property
     def records(self) -> list[TrialRecord]:
-        return [TrialRecord.from_json(t) for t in self.data.get("trials", [])]
+        return [self.parse(t) for t in self.data.get("trials", [])]
+
+    def parse(self, entry: Any) -> TrialRecord:
+        """One trial entry of results.json as a record; a malformed one is a StoreError."""
+        try:
+            return TrialRecord.from_json(entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"{self.path / RESULTS} has a malformed trial entry "
+                             f"({type(exc).__name__}: {exc}); `nas resume {self.id}` "
+                             "rewrites it") from None
 
     @property
     def created(self) -> float:
@@ -86,17 +95,25 @@ def load_info(path: Path) -> ExperimentInfo:
 
 
 def list_experiments(root: Path) -> list[ExperimentInfo]:
-    """Every experiment under `root`, oldest first (unreadable folders are skipped)."""
+    """Every experiment under `root`, oldest first; one whose results.json cannot be read is
+    listed as "unreadable" (`nas resume` rewrites it from study.db)."""
     if not root.is_dir():
         return []
     infos = []
     for child in root.iterdir():
-        if child.is_dir() and (child / RESULTS).exists():
+        if child.is_dir() and ((child / RESULTS).exists() or (child / STUDY).exists()):
             try:
                 infos.append(load_info(child))
             except StoreError:
-                continue
-    return sorted(infos, key=lambda i: (i.created, i.id))
+                infos.append(ExperimentInfo(child.name, child, child.name, "unreadable", {}))
+    return sorted(infos, key=lambda i: (i.created or _mtime(i.path), i.id))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def resolve(root: Path, ref: str | None) -> Path:
@@ -142,6 +159,19 @@ def write_results(path: Path, *, experiment: str, name: str, status: str,
             **(extra or {}), "trials": trials}
     # Derived from study.db, rewritten often: atomic, but not synced to disk every time.
     atomic_write_json(path / RESULTS, data, durable=status != "running")
+
+
+def study_meta(path: Path, key: str) -> Any:
+    """One study attribute read straight from study.db (read-only), or None."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path / STUDY}?mode=ro", uri=True, timeout=10) as conn:
+            row = conn.execute("SELECT value_json FROM study_user_attributes WHERE key = ?",
+                               (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
 
 
 def driver_alive(path: Path) -> bool:

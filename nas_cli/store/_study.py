@@ -40,6 +40,20 @@ def _enable_wal(path: Path) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse (without writing to it) a file that is not an Optuna study database."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
+            found = conn.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                 "AND name='studies'").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} is not a readable trial store ({exc}); start a new "
+                         "experiment or restore the file") from None
+    if found is None:
+        raise StoreError(f"{path} holds no trial store (empty or another database); start a "
+                         "new experiment or restore the file")
+
+
 def _now() -> str:
     return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -53,6 +67,7 @@ class _Writer:
     """
 
     def __init__(self, path: Path, study_id: int):
+        self.path = path
         self.conn = sqlite3.connect(path, timeout=30, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -96,14 +111,17 @@ class _Writer:
 
     @contextlib.contextmanager
     def _transaction(self):
-        cur = self.conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+            cur = self.conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:  # a full disk, a locked or damaged file
+            raise StoreError(f"cannot write {self.path}: {exc}") from None
 
     def close(self) -> None:
         self.conn.close()
@@ -123,6 +141,8 @@ class TrialStore:
             _enable_wal(self.path)
         elif not self.path.exists():
             raise StoreError(f"{self.path} not found: the experiment has no trial store")
+        else:
+            _check_readable(self.path)
         try:
             self.storage = optuna.storages.RDBStorage(
                 f"sqlite:///{self.path}", engine_kwargs={"connect_args": {"timeout": 30}},
@@ -134,8 +154,10 @@ class TrialStore:
             else:
                 self.study = optuna.load_study(storage=self.storage, study_name=study_name)
         except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            detail = detail[0] if detail else type(exc).__name__
             raise StoreError(
-                f"{self.path} is not a readable trial store ({type(exc).__name__}: {exc}); "
+                f"{self.path} is not a readable trial store ({detail}); "
                 "start a new experiment or restore the file"
             ) from None
         self.study_id = self.study._study_id
@@ -169,12 +191,14 @@ class TrialStore:
             index = next(i for i, c in enumerate(self._choices[label])
                          if c == stored and type(c) is type(stored))
             params.append((label, float(index), self._distributions[label]))
-        trial_id, number = self._writer.start(params, {_RECORD_ATTR: {"arch": arch}})
+        with self._errors():
+            trial_id, number = self._writer.start(params, {_RECORD_ATTR: {"arch": arch}})
         self._trial_ids[number] = trial_id
         return number
 
     def report(self, number: int, step: int, value: float) -> None:
-        self._writer.report(self._trial_ids[number], step, float(value))
+        with self._errors():
+            self._writer.report(self._trial_ids[number], step, float(value))
 
     def frozen_trial(self, number: int) -> Any:
         """Optuna's view of a trial (for pruners)."""
@@ -188,8 +212,10 @@ class TrialStore:
         state = _OPTUNA_STATE[record.state]
         if state == "COMPLETE" and not complete:  # Optuna needs a value for COMPLETE
             state = "FAIL"
-        self._writer.finish(self._trial_ids[record.number], state,
-                            float(record.metric) if complete else None, {_RECORD_ATTR: details})
+        with self._errors():
+            self._writer.finish(self._trial_ids[record.number], state,
+                                float(record.metric) if complete else None,
+                                {_RECORD_ATTR: details})
 
     def records(self) -> list[TrialRecord]:
         """Every trial in the store, as records (for `nas resume` and readers)."""
@@ -209,6 +235,14 @@ class TrialStore:
                 error=details.get("error"), started_at=start.timestamp(),
             ))
         return out
+
+    @contextlib.contextmanager
+    def _errors(self):
+        """SQLite's errors (a full disk, a damaged file) as one-line StoreErrors."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write {self.path}: {exc}") from None
 
     def close(self) -> None:
         try:
