@@ -68,5 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the console script: skip torch's and optuna's slow interpreter teardown
         sys.stdout.flush()
         sys.stderr.flush()
+        if "multiprocessing" in sys.modules:  # release queues and semaphores as exit would
+            import multiprocessing.util
+
+            multiprocessing.util._exit_function()
         os._exit(code)
     return code

@@ -18,7 +18,7 @@ class Format(str, Enum):
 
 
 def export(
-    experiment: Annotated[Optional[str], typer.Argument(help="Experiment id, prefix or name (default: the latest).")] = None,
+    experiment: Annotated[Optional[str], typer.Argument(metavar="EXP", help="Experiment id, prefix or name (default: the latest).")] = None,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many architectures.")] = 5,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="dict, json or code.")] = Format.dict,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,

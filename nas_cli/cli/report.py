@@ -15,7 +15,7 @@ _TOP = "How many architectures the top table lists."
 
 
 def report(
-    experiment: Annotated[Optional[str], typer.Argument(help=_EXP)] = None,
+    experiment: Annotated[Optional[str], typer.Argument(metavar="EXP", help=_EXP)] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_OUTPUT)] = None,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help=_TOP)] = 10,
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,

@@ -78,11 +78,14 @@ def _execute(handle, quiet: bool, resume: bool = False) -> None:
 
 
 def run(
-    spec: Annotated[Path, typer.Argument(help="The experiment spec (YAML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The experiment spec (YAML).")],
     name: Annotated[Optional[str], typer.Option("--name", help="Experiment name.")] = None,
-    max_trials: Annotated[Optional[int], typer.Option("--max-trials", min=1)] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1)] = None,
-    exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir", help="Where experiments live.")] = None,
+    max_trials: Annotated[Optional[int], typer.Option(
+        "--max-trials", min=1, help="Override max_trial_number.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(
+        "--concurrency", min=1, help="Override trial_concurrency.")] = None,
+    exp_dir: Annotated[Optional[Path], typer.Option(
+        "--exp-dir", help="Where experiments live (default: ./nas-experiments).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the final summary.")] = False,
 ) -> None:
     """Run an experiment to its end; prints the experiment id and the ranked architectures."""
@@ -98,7 +101,7 @@ def run(
 
 
 def resume(
-    experiment: Annotated[str, typer.Argument(help="Experiment id, id prefix or name.")],
+    experiment: Annotated[str, typer.Argument(metavar="EXP", help="Experiment id, id prefix or name.")],
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:

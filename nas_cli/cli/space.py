@@ -12,7 +12,7 @@ from nas_cli.cli._common import out
 
 
 def space(
-    spec: Annotated[Path, typer.Argument(help="The experiment spec (YAML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The experiment spec (YAML).")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show the search space a spec names: labels, kinds, candidates, size."""

@@ -13,7 +13,7 @@ from nas_cli.cli._common import arch_text, fmt_metric, out
 
 
 def status(
-    experiment: Annotated[Optional[str], typer.Argument(help="Experiment id, prefix or name.")] = None,
+    experiment: Annotated[Optional[str], typer.Argument(metavar="EXP", help="Experiment id, prefix or name.")] = None,
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     top: Annotated[int, typer.Option("--top", min=1)] = 5,

@@ -12,7 +12,7 @@ from nas_cli.cli._common import out
 
 
 def stop(
-    experiment: Annotated[str, typer.Argument(help="Experiment id, prefix or name.")],
+    experiment: Annotated[str, typer.Argument(metavar="EXP", help="Experiment id, prefix or name.")],
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for it to stop.")] = 10.0,
 ) -> None:

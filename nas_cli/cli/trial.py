@@ -45,7 +45,7 @@ def _python_dict(text: str) -> dict | None:
 
 
 def trial(
-    spec: Annotated[Path, typer.Argument(help="The experiment spec (YAML).")],
+    spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The experiment spec (YAML).")],
     arch: Annotated[str, typer.Option("--arch", help="Architecture: JSON text or a JSON file.")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Folder for the trial's files.")] = None,
 ) -> None:

@@ -16,7 +16,7 @@ _HOST = "Address to bind (127.0.0.1: this machine only)."
 
 
 def view(
-    experiment: Annotated[Optional[str], typer.Argument(help=_EXP)] = None,
+    experiment: Annotated[Optional[str], typer.Argument(metavar="EXP", help=_EXP)] = None,
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help=_PORT)] = 8081,
     host: Annotated[str, typer.Option("--host", help=_HOST)] = "127.0.0.1",
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,

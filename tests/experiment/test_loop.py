@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import pytest
 from helpers.cli import make_spec
 from helpers.tiny import score_of
 
 from nas_cli.errors import ExperimentError
 from nas_cli.execution import Backend, Event, Finished, Intermediate, execute
+from nas_cli.execution._payload import load_payload
 from nas_cli.experiment import Listener, Run, create_experiment, open_experiment
 from nas_cli.experiment import execute as run_experiment
 from nas_cli.spec import load_spec
@@ -35,7 +35,7 @@ class InlineBackend(Backend):
         self.shut = False
 
     def start(self, payload: bytes) -> None:
-        self.payload = cloudpickle.loads(payload)
+        self.payload = load_payload(payload)
 
     def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,
                timeout: float | None) -> None:
