@@ -10,10 +10,14 @@ set before CUDA starts); a trial that finds no free GPU waits for one.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
+import shutil
 import signal
+import socket
+import tempfile
 import threading
 from concurrent.futures import CancelledError
 from pathlib import Path
@@ -52,7 +56,8 @@ class LocalBackend(Backend):
         self._pids: dict[int, int] = {}  # trial -> the pid of the worker running it
         self._timeouts: dict[int, float | None] = {}
         self._pool: Any = None
-        self._mp_queue: Any = None
+        self._inbox: socket.socket | None = None  # datagrams from the workers
+        self._inbox_dir: str | None = None
         self._pump: threading.Thread | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
@@ -61,7 +66,13 @@ class LocalBackend(Backend):
         from pebble import ProcessPool
 
         context = multiprocessing.get_context("spawn")
-        self._mp_queue = context.Queue()
+        # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
+        # killed while writing to a Queue leaves its lock held and silences every other one.
+        self._inbox_dir = tempfile.mkdtemp(prefix="nas-")
+        address = os.path.join(self._inbox_dir, "events")
+        self._inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._inbox.bind(address)
+        self._inbox.settimeout(0.2)
         threads = str(self.threads)
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "OPENBLAS_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
@@ -72,7 +83,7 @@ class LocalBackend(Backend):
         self._pool = ProcessPool(
             max_workers=self.capacity, max_tasks=1 if self.fresh_workers else 0,
             initializer=_worker.initialize,
-            initargs=(payload, self._mp_queue, self.threads, env, self.gpus is not None),
+            initargs=(payload, address, self.threads, env, self.gpus is not None),
             context=context,
         )
         self._pump = threading.Thread(target=self._pump_intermediate, daemon=True)
@@ -81,11 +92,9 @@ class LocalBackend(Backend):
     def _pump_intermediate(self) -> None:
         while not self._closed.is_set():
             try:
-                item = self._mp_queue.get(timeout=0.2)
-            except (queue.Empty, OSError, EOFError, ValueError):
+                item = json.loads(self._inbox.recv(65536))
+            except (TimeoutError, OSError, ValueError):
                 continue
-            if item is None:
-                return
             if item[0] == "pid":  # a trial started in this worker (its own process group)
                 with self._lock:
                     self._pids[item[1]] = item[2]
@@ -206,9 +215,11 @@ class LocalBackend(Backend):
         for pid in pids:  # each worker leads its own process group: take its children too
             _kill_group(pid)
         pool.join(timeout=5)
-        if self._mp_queue is not None:
-            self._mp_queue.close()
-            self._mp_queue.cancel_join_thread()
+        if self._pump is not None:
+            self._pump.join(timeout=1)
+        if self._inbox is not None:
+            self._inbox.close()
+            shutil.rmtree(self._inbox_dir, ignore_errors=True)
 
 
 def _kill_group(pid: int) -> None:

@@ -4,8 +4,10 @@ then run many trials. Imports torch only in `initialize`."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -53,11 +55,26 @@ def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
         torch.set_num_interop_threads(max(1, threads))
     except RuntimeError:
         pass
-    _events = events
+    _events = _Outbox(events) if events else None
     if defer_load:
         _payload_bytes = payload
     else:
         _load(payload)
+
+
+class _Outbox:
+    """Sends small JSON messages to the driver's datagram socket (each send is atomic: a
+    worker killed mid-send cannot block the others)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        try:
+            self.sock.sendto(json.dumps(item).encode(), self.address)
+        except OSError:  # the driver is gone or closing: nobody listens any more
+            pass
 
 
 def _load(payload: bytes) -> None:
@@ -96,4 +113,28 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) 
         if _events is not None:
             _events.put((number, step, value))
 
-    return execute(payload, number, arch, Path(trial_dir), report)
+    try:
+        return execute(payload, number, arch, Path(trial_dir), report)
+    finally:
+        _end_children()
+
+
+def _end_children() -> None:
+    """Processes a finished trial left running (its own children) end with it (Linux)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as handle:
+                children = [int(pid) for pid in handle.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in children:
+            try:
+                if os.getpgid(pid) == pid:  # a child that leads its own group: take the group
+                    os.killpg(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
