@@ -38,9 +38,12 @@ class Backend(ABC):
 
     capacity: int  # how many trials may run at once
 
+    def prepare(self) -> None:
+        """Optionally start workers early, before the payload exists (they warm up)."""
+
     @abstractmethod
     def start(self, payload: bytes) -> None:
-        """Prepare workers with the cloudpickled TrialPayload."""
+        """Give the workers the pickled TrialPayload (see `_payload.dump_payload`)."""
 
     @abstractmethod
     def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,

@@ -43,7 +43,8 @@ class LocalBackend(Backend):
     """`trial_concurrency` warm workers on this machine (fewer if the GPUs hold fewer trials)."""
 
     def __init__(self, concurrency: int, *, threads: int | None = None,
-                 gpus: GpuSlots | None = None, fresh_workers: bool = False):
+                 gpus: GpuSlots | None = None, fresh_workers: bool = False,
+                 warm_imports: tuple[str, ...] = ()):
         self.capacity = min(concurrency, gpus.capacity) if gpus else concurrency
         cores = os.cpu_count() or 1
         self.threads = threads or max(1, cores // self.capacity)
@@ -56,14 +57,21 @@ class LocalBackend(Backend):
         self._pids: dict[int, int] = {}  # trial -> the pid of the worker running it
         self._timeouts: dict[int, float | None] = {}
         self._pool: Any = None
+        self.warm_imports = warm_imports  # modules workers import while they wait
+        self._payload = b""
         self._inbox: socket.socket | None = None  # datagrams from the workers
         self._inbox_dir: str | None = None
         self._pump: threading.Thread | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
-    def start(self, payload: bytes) -> None:
+    def prepare(self) -> None:
+        """Start the workers now: they import torch while the driver builds the space."""
+        if self._pool is not None:
+            return
         from pebble import ProcessPool
+
+        from nas_cli.execution import _worker
 
         context = multiprocessing.get_context("spawn")
         # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
@@ -78,16 +86,17 @@ class LocalBackend(Backend):
                "OPENBLAS_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
         if not self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ""
-        from nas_cli.execution import _worker
-
         self._pool = ProcessPool(
             max_workers=self.capacity, max_tasks=1 if self.fresh_workers else 0,
             initializer=_worker.initialize,
-            initargs=(payload, address, self.threads, env, self.gpus is not None),
-            context=context,
+            initargs=(address, self.threads, env, self.warm_imports), context=context,
         )
         self._pump = threading.Thread(target=self._pump_intermediate, daemon=True)
         self._pump.start()
+
+    def start(self, payload: bytes) -> None:
+        self.prepare()
+        self._payload = payload
 
     def _pump_intermediate(self) -> None:
         while not self._closed.is_set():
@@ -122,8 +131,8 @@ class LocalBackend(Backend):
         if pool is None:  # shut down meanwhile
             return
         try:
-            future = pool.schedule(_worker.run, args=(number, arch, str(trial_dir), env),
-                                   timeout=timeout)
+            future = pool.schedule(_worker.run, timeout=timeout,
+                                   args=(number, arch, str(trial_dir), env, self._payload))
         except Exception as exc:  # noqa: BLE001 - a broken pool: this trial fails, not the run
             if self.gpus is not None:
                 self.gpus.release(number)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 _payload: Any = None
+_payload_key: bytes | None = None
 _load_error: str | None = None
-_payload_bytes: bytes | None = None
 _events: Any = None
 
 
@@ -34,19 +34,18 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="nas-parent-watchdog", daemon=True).start()
 
 
-def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
-               defer_load: bool = False) -> None:
-    """Once per worker: environment, torch threads, the space and evaluator.
-
-    `defer_load` (GPU trials, one per worker) unpickles the payload in `run`, after the trial's
-    CUDA_VISIBLE_DEVICES is set: user code run while unpickling might otherwise start CUDA."""
-    global _payload, _payload_bytes, _events
+def initialize(events: Any, threads: int, env: dict[str, str],
+               warm_imports: tuple[str, ...] = ()) -> None:
+    """Once per worker, before the driver has even built the space: environment, torch
+    threads, and the heavy imports (torch; Lightning for the training evaluators)."""
+    global _events
     os.environ.update(env)
     try:  # own process group: stopping the worker also stops what it started
         os.setpgid(0, 0)
     except OSError:
         pass
     _die_with_parent()
+    import importlib
 
     import torch
 
@@ -56,10 +55,11 @@ def initialize(payload: bytes, events: Any, threads: int, env: dict[str, str],
     except RuntimeError:
         pass
     _events = _Outbox(events) if events else None
-    if defer_load:
-        _payload_bytes = payload
-    else:
-        _load(payload)
+    for module in ("nas_cli.space", "nas_cli.execution._trial", *warm_imports):
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - only a warm-up; the trial reports real errors
+            pass
 
 
 class _Outbox:
@@ -78,12 +78,17 @@ class _Outbox:
 
 
 def _load(payload: bytes) -> None:
-    """Unpickle the payload; a failure is kept and reported by every trial (a worker that
-    raised here would die and be replaced forever)."""
-    global _payload, _payload_bytes, _load_error
+    """Unpickle the payload once per worker (trials carry it; it is the same for all); a
+    failure is kept and reported by every trial."""
+    global _payload, _payload_key, _load_error
+    import hashlib
+
     from nas_cli.execution._payload import load_payload
 
-    _payload_bytes = None
+    key = hashlib.blake2b(payload, digest_size=16).digest()
+    if key == _payload_key:
+        return
+    _payload_key, _payload, _load_error = key, None, None
     try:
         _payload = load_payload(payload)
     except BaseException as exc:  # noqa: BLE001 - the user's module ran while unpickling
@@ -92,19 +97,20 @@ def _load(payload: bytes) -> None:
         _load_error = f"the worker could not load the model space: {short_error(exc)}"
 
 
-def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) -> dict[str, Any]:
-    """One trial in this worker; intermediate results stream to the driver as they come."""
-    global _payload, _payload_bytes
+def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str],
+        payload: bytes) -> dict[str, Any]:
+    """One trial in this worker; intermediate results stream to the driver as they come.
+    The trial's environment (its GPUs) is set before the payload is first unpickled, so user
+    code run while unpickling cannot start CUDA on the wrong devices."""
     from nas_cli.execution._trial import execute
 
     os.environ.update(env)
-    if _payload_bytes is not None:
-        _load(_payload_bytes)
+    _load(payload)
     if _load_error is not None:
         return {"error": _load_error, "duration_s": 0.0}
-    payload = _payload
+    trial_payload = _payload
     if env.get("CUDA_VISIBLE_DEVICES"):  # the trial holds GPUs: train on them
-        payload = dataclasses.replace(payload, device="cuda")
+        trial_payload = dataclasses.replace(trial_payload, device="cuda")
 
     if _events is not None:  # the driver kills this process group if the trial must stop
         _events.put(("pid", number, os.getpid()))
@@ -114,7 +120,7 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str]) 
             _events.put((number, step, value))
 
     try:
-        return execute(payload, number, arch, Path(trial_dir), report)
+        return execute(trial_payload, number, arch, Path(trial_dir), report)
     finally:
         _end_children()
 

@@ -200,11 +200,15 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
 def execute(run: Run, *, resume: bool = False) -> Run:
     """Run the experiment to its end (or until stopped); returns the finished run."""
     spec = run.spec
+    backend = None
     try:
+        backend = (run.backend_factory or default_backend)(spec)
+        backend.prepare()  # workers import torch while this process builds the space
         payload, space = build_payload(spec)
         payload_bytes = pickle_payload(payload)
-        backend = (run.backend_factory or default_backend)(spec)
     except Exception:
+        if backend is not None:
+            backend.shutdown()
         if not resume:  # nothing ran: leave no empty experiment behind
             shutil.rmtree(run.path, ignore_errors=True)
             if run.created_root:
