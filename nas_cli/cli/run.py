@@ -24,6 +24,8 @@ def _install_signals(run) -> None:
     """First Ctrl-C / SIGTERM: stop cleanly (trials marked interrupted); second: at once."""
 
     def handler(signum, frame):
+        if run.closing:  # already cleaning up: interrupting that would leave a mess
+            return
         if run.stop_requested:
             raise KeyboardInterrupt
         run.request_stop("interrupted")

@@ -53,6 +53,7 @@ class Run:
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
     space_size: int = 0
+    closing: bool = False               # cleanup started: signals no longer interrupt it
     created_root: bool = False          # the experiments folder was made for this run
     # interrupted trial -> the trial that reran it (None: claimed, the driver died before it ran)
     reruns: dict[int, int | None] = field(default_factory=dict)
@@ -249,6 +250,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
 def _close(run: Run, backend: Backend, store: Any) -> None:
     """Stop the workers and leave the store and results.json consistent; each step is tried
     even if an earlier one fails (a full disk must not leave workers behind)."""
+    run.closing = True  # a further Ctrl-C now waits for this (it takes a few seconds at most)
     steps = [
         backend.shutdown,
         lambda: _interrupt_running(run, store, run.stop_requested or "interrupted"),

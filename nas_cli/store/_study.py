@@ -136,6 +136,7 @@ class TrialStore:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # no tracebacks on ^C
         self.path = Path(path)
         if create:
             _enable_wal(self.path)
