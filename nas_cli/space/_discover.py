@@ -343,15 +343,21 @@ def build_space(model_class: type[nn.Module], init_kwargs: Mapping[str, Any]) ->
         name = getattr(model_class, "__name__", repr(model_class))
         raise SpaceError(f"{name} is not a model space: decorate the class with @model_wrapper")
     with unfixed():
-        try:
-            model = model_class(**init_kwargs)
-        except SpaceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's code
-            raise SpaceError(f"building {model_class.__name__} failed: {type(exc).__name__}: {exc}") from exc
+        model = instantiate(model_class, init_kwargs)
     recorder = _Recorder()
     _walk(model, (), recorder)
     return model, recorder
+
+
+def instantiate(model_class: type[nn.Module], init_kwargs: Mapping[str, Any]) -> nn.Module:
+    """Build the user's class; its errors become one SpaceError line."""
+    try:
+        return model_class(**init_kwargs)
+    except SpaceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's code
+        raise SpaceError(f"building {model_class.__name__} failed: "
+                         f"{type(exc).__name__}: {exc}") from exc
 
 
 def _dry_run(mutator: Mutator, model: nn.Module, recorder: _Recorder) -> nn.Module:

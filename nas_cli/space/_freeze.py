@@ -7,9 +7,8 @@ from typing import Any
 
 from torch import nn
 
-from nas_cli.errors import SpaceError
 from nas_cli.space._context import fixed_arch
-from nas_cli.space._discover import search_space
+from nas_cli.space._discover import instantiate, search_space
 from nas_cli.space._mutator import Mutator
 
 
@@ -21,12 +20,7 @@ def freeze(model_class: type[nn.Module], arch: Mapping[str, Any], *,
     """
     canonical = search_space(model_class, init_kwargs, mutators).validate(arch)
     with fixed_arch(canonical, _validated=True):
-        try:
-            model = model_class(**init_kwargs)
-        except SpaceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's code
-            raise SpaceError(f"building {model_class.__name__} failed: {type(exc).__name__}: {exc}") from exc
+        model = instantiate(model_class, init_kwargs)
     for mutator in mutators:
         model = mutator.apply(model, lambda label, candidates: canonical[label])
     return model

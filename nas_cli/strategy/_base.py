@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 from nas_cli.space import SearchSpace
 from nas_cli.trials import TrialState
 
+_WALK_BELOW = 1_000_000
+
 
 def arch_key(arch: dict[str, Any]) -> str:
     """A canonical text key for an architecture (for dedup sets)."""
@@ -32,6 +34,10 @@ class Strategy(ABC):
         self.space = space
         self.seed = seed
         self.dedup = dedup
+        if params is None:  # the strategy's defaults (used directly, e.g. by benchmarks)
+            from nas_cli.spec import STRATEGY_PARAMS
+
+            params = STRATEGY_PARAMS[self.name]()
         self.params = params
         self.rng = random.Random(seed)
         self.proposed: set[str] = set()
@@ -63,3 +69,16 @@ class Strategy(ABC):
     def accept(self, arch: dict[str, Any]) -> dict[str, Any]:
         self.mark(arch)
         return arch
+
+    def random_new(self, tries: int = 100) -> dict[str, Any] | None:
+        """A uniformly random architecture not proposed yet (any, without dedup); when random
+        draws keep hitting proposed ones, walk the space for what is left."""
+        for _ in range(tries):
+            arch = self.space.sample(self.rng)
+            if not self.dedup or self.is_new(arch):
+                return self.accept(arch)
+        if self.space.size <= _WALK_BELOW:
+            for arch in self.space:
+                if self.is_new(arch):
+                    return self.accept(arch)
+        return None

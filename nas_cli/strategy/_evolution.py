@@ -21,10 +21,6 @@ class EvolutionStrategy(Strategy):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        if self.params is None:
-            from nas_cli.spec import STRATEGY_PARAMS
-
-            self.params = STRATEGY_PARAMS["evolution"]()
         self.population: collections.deque[tuple[dict[str, Any], float]] = collections.deque(
             maxlen=self.params.population_size)
         self.told = 0
@@ -41,14 +37,14 @@ class EvolutionStrategy(Strategy):
         if self.exhausted:
             return None
         if len(self.population) < self.params.population_size:
-            return self._random()
+            return self.random_new()
         for _ in range(_TRIES):
             sample = self.rng.sample(list(self.population), self.params.sample_size)
             parent = max(sample, key=lambda member: member[1])[0]
             child = self.mutate(parent)
             if not self.dedup or self.is_new(child):
                 return self.accept(child)
-        return self._random()
+        return self.random_new()
 
     def mutate(self, parent: dict[str, Any]) -> dict[str, Any]:
         """Each active decision changes with `mutation_prob` (at least one changes); decisions
@@ -63,14 +59,3 @@ class EvolutionStrategy(Strategy):
                 options = [c for c in self.space.decisions[label].candidates if c != parent[label]]
                 changed[label] = self.rng.choice(options)
         return self.space.canonical(changed, fill=self.rng)
-
-    def _random(self) -> dict[str, Any] | None:
-        for _ in range(_TRIES):
-            arch = self.space.sample(self.rng)
-            if not self.dedup or self.is_new(arch):
-                return self.accept(arch)
-        if self.dedup:  # nearly exhausted: walk the space for what is left
-            for arch in self.space:
-                if self.is_new(arch):
-                    return self.accept(arch)
-        return None

@@ -22,10 +22,6 @@ class RLStrategy(Strategy):
         super().__init__(*args, **kwargs)
         import torch
 
-        if self.params is None:
-            from nas_cli.spec import STRATEGY_PARAMS
-
-            self.params = STRATEGY_PARAMS["rl"]()
         self.logits = {label: torch.zeros(len(d.candidates), requires_grad=True)
                        for label, d in self.space.decisions.items()}
         params = list(self.logits.values())  # a space without decisions has nothing to learn
@@ -62,11 +58,7 @@ class RLStrategy(Strategy):
             arch = self._sample()
             if not self.dedup or self.is_new(arch):
                 return self.accept(arch)
-        for _ in range(_TRIES * 10):
-            arch = self.space.sample(self.rng)
-            if self.is_new(arch):
-                return self.accept(arch)
-        return None
+        return self.random_new()
 
     def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
         if score is None:  # a failure is as bad as the worst result seen

@@ -25,10 +25,6 @@ class TPEStrategy(Strategy):
         super().__init__(*args, **kwargs)
         import optuna
 
-        if self.params is None:
-            from nas_cli.spec import STRATEGY_PARAMS
-
-            self.params = STRATEGY_PARAMS["tpe"]()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         logging.getLogger("optuna").setLevel(logging.WARNING)
         import warnings
@@ -76,11 +72,7 @@ class TPEStrategy(Strategy):
                 self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 self.study.tell(trial, known)
-        for _ in range(_TRIES * 10):
-            arch = self.space.sample(self.rng)
-            if self.is_new(arch):  # told later through `_add`
-                return self.accept(arch)
-        return None
+        return self.random_new()  # TPE learns it when told, through `_add`
 
     def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
         self.scores[arch_key(arch)] = score
