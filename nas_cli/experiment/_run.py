@@ -169,6 +169,8 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
         run.constraints = Constraints(spec.constraints, payload)
     requeue: list[tuple[int, dict[str, Any]]] = []  # (interrupted trial, its arch) to rerun
     if resume:
+        for stale in run.path.rglob(".*.tmp"):  # half-written by a process killed mid-write
+            stale.unlink(missing_ok=True)
         store.set_space(store.get_meta("nas:space"))
         run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
         run.created = float(store.get_meta("nas:created", run.created))
