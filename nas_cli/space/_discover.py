@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +127,19 @@ class SearchSpace:
                     self._decode_group(children, local, arch)
                     break
                 local -= width
+
+    def choose(self, pick: Callable[[Decision], int]) -> dict[str, Any]:
+        """The architecture made by walking the decision tree, asking `pick(decision)` for a
+        candidate index at each active decision (strategies sample their own way with it)."""
+        arch: dict[str, Any] = {}
+
+        def visit(group: Sequence[Decision]) -> None:
+            for decision in group:
+                arch[decision.label] = decision.candidates[pick(decision)]
+                visit(self.children(decision.label, arch[decision.label]))
+
+        visit(self.roots)
+        return self._ordered(arch)
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
         """A uniformly random architecture."""

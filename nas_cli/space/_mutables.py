@@ -29,6 +29,14 @@ def _chosen(label: str, default: Any) -> Any:
     return fixed.get(label, default) if fixed is not None else default
 
 
+def _named(candidates: Any) -> tuple[list[Any], list[Any]]:
+    """(names, items) of a dict (its keys) or a list (its indices) of candidates."""
+    if isinstance(candidates, dict):
+        return [str(k) for k in candidates], list(candidates.values())
+    items = list(candidates)
+    return list(range(len(items))), items
+
+
 class _Mutable(nn.Module):
     """Base of the mutable modules. `__new__` returns the chosen form under `fixed_arch`."""
 
@@ -65,12 +73,7 @@ class LayerChoice(_Mutable):
     @classmethod
     def _create(cls, candidates: Sequence[nn.Module] | dict[str, nn.Module], *, label: str | None = None):
         label = auto_label("layerchoice", label)
-        if isinstance(candidates, dict):
-            names = [str(k) for k in candidates]
-            modules = list(candidates.values())
-        else:
-            modules = list(candidates)
-            names = list(range(len(modules)))
+        names, modules = _named(candidates)
         if not modules:
             raise SpaceError(f"LayerChoice '{label}': needs at least one candidate")
         for name, module in zip(names, modules):
@@ -311,12 +314,7 @@ class Cell(_Mutable):
         label = auto_label("cell", label)
         if merge_op not in ("all", "loose_end"):
             raise SpaceError(f"Cell '{label}': merge_op must be 'all' or 'loose_end', got {merge_op!r}")
-        if isinstance(op_candidates, dict):
-            names = [str(k) for k in op_candidates]
-            makers = list(op_candidates.values())
-        else:
-            makers = list(op_candidates)
-            names = list(range(len(makers)))
+        names, makers = _named(op_candidates)
         if not makers:
             raise SpaceError(f"Cell '{label}': needs at least one op candidate")
         fixed = current_fixed() is not None

@@ -39,17 +39,13 @@ class RLStrategy(Strategy):
         self.probs = {label: torch.softmax(t.detach(), 0).tolist() for label, t in self.logits.items()}
 
     def _sample(self) -> dict[str, Any]:
-        arch: dict[str, Any] = {}
+        """An architecture drawn from the policy."""
 
-        def visit(group: list) -> None:
-            for decision in group:
-                weights = self.probs[decision.label]
-                index = self.rng.choices(range(len(weights)), weights=weights)[0]
-                arch[decision.label] = decision.candidates[index]
-                visit(self.space.children(decision.label, arch[decision.label]))
+        def pick(decision: Any) -> int:
+            weights = self.probs[decision.label]
+            return self.rng.choices(range(len(weights)), weights=weights)[0]
 
-        visit(self.space.roots)
-        return self.space.canonical(arch)
+        return self.space.choose(pick)
 
     def propose(self) -> dict[str, Any] | None:
         if self.exhausted:

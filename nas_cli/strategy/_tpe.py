@@ -41,17 +41,9 @@ class TPEStrategy(Strategy):
         self.scores: dict[str, float | None] = {}  # arch key -> score told (None: failed)
 
     def _suggest(self, trial: Any) -> dict[str, Any]:
-        arch: dict[str, Any] = {}
-
-        def visit(group: list) -> None:
-            for decision in group:
-                index = trial.suggest_categorical(decision.label, list(range(len(decision.candidates))))
-                value = decision.candidates[index]
-                arch[decision.label] = value
-                visit(self.space.children(decision.label, value))
-
-        visit(self.space.roots)
-        return self.space.canonical(arch)
+        """TPE's architecture, asked define-by-run over the active decisions."""
+        return self.space.choose(lambda decision: trial.suggest_categorical(
+            decision.label, list(range(len(decision.candidates)))))
 
     def propose(self) -> dict[str, Any] | None:
         import optuna

@@ -28,13 +28,13 @@ def base_spec() -> dict[str, Any]:
     }
 
 
-def _merge(into: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(into: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge `overrides` into `into`; a None value deletes the key."""
     for key, value in overrides.items():
         if value is None:
             into.pop(key, None)
         elif isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            deep_merge(into[key], value)
         else:
             into[key] = value
     return into
@@ -47,7 +47,7 @@ def make_spec(folder: Path, name: str = "spec", **overrides: Any) -> Path:
     """
     path = Path(folder) / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_merge(base_spec(), overrides), sort_keys=False))
+    path.write_text(yaml.safe_dump(deep_merge(base_spec(), overrides), sort_keys=False))
     return path
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.cli import deep_merge
 from reliability_support import (
     FAULTS,
     Finished,
@@ -110,16 +111,6 @@ SPECS = [
 ]
 
 
-def _merge(into: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge `overrides` into `into`; a None value deletes the key."""
-    for key, value in overrides.items():
-        if value is None:
-            into.pop(key, None)
-        elif isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-    return into
 
 
 def _spec(folder: Path, files: dict[str, str], overrides: dict[str, Any]) -> Path:
@@ -127,7 +118,7 @@ def _spec(folder: Path, files: dict[str, str], overrides: dict[str, Any]) -> Pat
     for name, text in files.items():
         (folder / name).write_text(text)
     path = fault_spec(folder, "spec", faults=["ok", "raise"])
-    data = _merge(yaml.safe_load(path.read_text()), overrides)
+    data = deep_merge(yaml.safe_load(path.read_text()), overrides)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
