@@ -1,4 +1,4 @@
-"""`nas export [EXP] --top K --format dict|json|code [--output FILE]`."""
+"""`nas export [EXP] --top K --format dict|json|code|model [--output FILE_OR_DIR]`."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ class Format(str, Enum):
     dict = "dict"
     json = "json"
     code = "code"
+    model = "model"
 
 
 def export(
     experiment: Annotated[Optional[str], typer.Argument(metavar="EXP", help="Experiment id, prefix or name (default: the latest).")] = None,
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many architectures.")] = 5,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="dict, json or code.")] = Format.dict,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="dict, json, code, or model (weights + arch + loader, into --output DIR).")] = Format.dict,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
 ) -> None:
@@ -34,11 +35,21 @@ def export(
 
     info = load_info(resolve(experiments_root(exp_dir), experiment))
     spec = None
-    if fmt is Format.code:
+    if fmt in (Format.code, Format.model):
         try:
             spec = yaml.safe_load((info.path / SPEC).read_text())
         except (OSError, yaml.YAMLError):
             spec = {}
+    if fmt is Format.model:
+        from nas_cli.report import export_models
+
+        folder = output or Path(f"{info.id}-models")
+        written = export_models(info, top, folder, spec)
+        if not written:
+            raise UsageError(f"experiment {info.id} has no completed trial yet")
+        out.print(f"wrote {len(written)} models to {folder}: "
+                  f"{', '.join(p.name for p in written)}", markup=False)
+        return
     text = export_text(info, top, fmt.value, spec)
     if not text.strip() or text.strip() == "[]":
         if output is None and fmt is not Format.json:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from nas_cli.store import ExperimentInfo
 from nas_cli.trials import TrialRecord, TrialState
 
-FORMATS = ("dict", "json", "code")
+FORMATS = ("dict", "json", "code", "model")
 
 
 def top_trials(info: ExperimentInfo, k: int) -> list[TrialRecord]:
@@ -54,3 +55,37 @@ def export_text(info: ExperimentInfo, k: int, fmt: str, spec: dict[str, Any] | N
     if fmt == "code":
         return "\n".join(_code(info, r, spec or {}) for r in records)
     raise ValueError(fmt)
+
+
+def export_models(info: ExperimentInfo, k: int, folder: Path,
+                  spec: dict[str, Any] | None = None) -> list[Path]:
+    """`--format model`: for each of the K best trials, `folder/trial_<n>/` with the trained
+    weights (`model.pt`, a state dict kept by `keep_checkpoints`), `arch.json` and `load.py`
+    (builds the frozen model and loads the weights). Copies files; imports no torch."""
+    import shutil
+
+    from nas_cli._files import atomic_write_json, atomic_write_text
+    from nas_cli.errors import UsageError
+
+    records = top_trials(info, k)
+    missing = [r.number for r in records
+               if not (info.path / "trials" / str(r.number) / "model.pt").is_file()]
+    if missing:
+        raise UsageError(f"trials {missing} of {info.id} kept no weights: run with "
+                         "evaluator.keep_checkpoints: best (or all) to export models")
+    written = []
+    for record in records:
+        target = folder / f"trial_{record.number}"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(info.path / "trials" / str(record.number) / "model.pt",
+                        target / "model.pt")
+        atomic_write_json(target / "arch.json", record.arch)
+        loader = _code(info, record, spec or {}) + (
+            "import torch\n"
+            "from pathlib import Path as _Path\n"
+            "model.load_state_dict(torch.load(_Path(__file__).with_name('model.pt'), "
+            "map_location='cpu'))\n"
+            "model.eval()\n")
+        atomic_write_text(target / "load.py", loader)
+        written.append(target)
+    return written
