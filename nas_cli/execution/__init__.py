@@ -36,8 +36,7 @@ def local_backend(spec: ExperimentSpec) -> LocalBackend:
         ids = trial_gpus(spec.trial_gpu_number, service.gpu_indices, service.use_active_gpu)
         slots = GpuSlots(ids, spec.trial_gpu_number, service.max_trial_number_per_gpu)
     warm = ("pytorch_lightning",) if spec.evaluator.type != "function" else ()
-    return LocalBackend(spec.trial_concurrency, threads=threads, gpus=slots,
-                        fresh_workers=slots is not None, warm_imports=warm)
+    return LocalBackend(spec.trial_concurrency, threads=threads, gpus=slots, warm_imports=warm)
 
 
 def ray_backend(spec: ExperimentSpec) -> RayBackend:

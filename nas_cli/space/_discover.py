@@ -24,8 +24,6 @@ from nas_cli.space._mutator import Mutator
 from nas_cli.space._value import arch_values, choice_leaves, describe, same_value
 from nas_cli.space._wrap import CHOICE_ARGS
 
-KINDS = ("layer", "input", "value", "repeat", "mutator")
-
 
 @dataclass
 class Decision:

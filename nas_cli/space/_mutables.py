@@ -103,10 +103,6 @@ class LayerChoice(_Mutable):
     def __getitem__(self, key: int | str) -> nn.Module:
         return self._modules[str(key)]
 
-    def signature(self) -> list[str]:
-        """What must agree between LayerChoices sharing a label."""
-        return [f"{n}:{type(m).__name__}" for n, m in zip(self.names, self.candidates)]
-
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.candidates[0](*args, **kwargs)
 
@@ -189,9 +185,6 @@ class InputChoice(_Mutable):
 
     def candidates(self) -> list[list[int]]:
         return input_candidates(self.n_candidates, self.n_chosen)
-
-    def signature(self) -> tuple[int, int | None]:
-        return (self.n_candidates, self.n_chosen)
 
     def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
         return _reduce(list(candidate_inputs[: self.n_chosen or 1]), self.reduction)
@@ -276,9 +269,6 @@ class Repeat(_Mutable):
         self = cls._instance(label=label, depths=depths)
         self.blocks = nn.ModuleList(built)
         return self
-
-    def signature(self) -> list[int]:
-        return self.depths
 
     def forward(self, x: Any) -> Any:
         for block in self.blocks[: self.depths[0]]:

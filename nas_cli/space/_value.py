@@ -81,19 +81,6 @@ class ValueChoiceX:
         """The value when every decision takes its first candidate."""
         return self.evaluate({leaf.label: leaf.candidates[0] for leaf in self.leaves()})
 
-    def all_values(self) -> list[Any]:
-        """Every value this can take (over all combinations of its leaves), deduplicated."""
-        leaves = {leaf.label: leaf for leaf in self.leaves()}
-        results: list[Any] = []
-        combos: list[dict[str, Any]] = [{}]
-        for label, leaf in leaves.items():
-            combos = [dict(c, **{label: v}) for c in combos for v in leaf.candidates]
-        for combo in combos:
-            value = self.evaluate(combo)
-            if value not in results:
-                results.append(value)
-        return results
-
     def __repr__(self) -> str:
         return self._text
 

@@ -23,14 +23,12 @@ class EvolutionStrategy(Strategy):
         super().__init__(*args, **kwargs)
         self.population: collections.deque[tuple[dict[str, Any], float]] = collections.deque(
             maxlen=self.params.population_size)
-        self.told = 0
 
     def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
         if score is None:
             if self.params.on_failure == "ignore":
                 return
             score = float("-inf")
-        self.told += 1
         self.population.append((arch, score))
 
     def propose(self) -> dict[str, Any] | None:
