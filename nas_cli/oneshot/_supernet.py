@@ -1,0 +1,163 @@
+"""The supernet: the user's model space, built with every candidate, its mutables and its
+ValueChoice modules turned into mixed modules that share one active path.
+
+    net = Supernet(DigitsNet)
+    net.activate({"conv1": "conv3x3", "channels": 16, ...})
+    logits = net(x)                          # that architecture, on the shared weights
+    model = net.subnet(arch)                 # freeze(DigitsNet, arch) with those weights
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas_cli.errors import SpaceError
+from nas_cli.oneshot._mixed import (
+    SLICED,
+    ActivePath,
+    Mixed,
+    MixedCell,
+    MixedCopies,
+    MixedInput,
+    MixedLayer,
+    MixedOperation,
+    MixedRepeat,
+    collect,
+)
+from nas_cli.space import Cell, InputChoice, LayerChoice, Repeat, freeze, search_space
+from nas_cli.space._discover import build_space
+from nas_cli.space._value import ValueChoiceX, pick
+from nas_cli.space._wrap import CHOICE_ARGS
+
+#: How each mutable kind becomes a mixed module (part 2 passes rules of its own).
+Rule = Callable[[nn.Module, str], nn.Module]
+SINGLE_PATH: dict[type, Rule] = {
+    LayerChoice: lambda m, where: MixedLayer(m),
+    InputChoice: lambda m, where: MixedInput(m),
+    Repeat: lambda m, where: MixedRepeat(m),
+    Cell: lambda m, where: MixedCell(m),
+}
+
+
+def mix_arguments(module: nn.Module, raw: tuple[tuple, dict], where: str) -> Mixed:
+    """The mixed form of a module built with ValueChoice arguments: shared slices for the
+    torch modules that allow it and modules without weights, else one copy per argument set."""
+    kind = type(module).__dict__.get("_nas_torch_class")  # a nas_cli.nn twin of a torch module
+    if kind is not None and (issubclass(kind, SLICED) or not _has_state(module)):
+        return MixedOperation(module, kind, raw, where)
+    inner = [n for n, m in module.named_modules() if m is not module and _is_mutable(m)]
+    if inner:
+        raise SpaceError(f"one-shot: {where} ({type(module).__name__}) takes ValueChoice "
+                         f"arguments and holds mutables itself ({inner[0]}); a supernet cannot "
+                         "rebuild it per argument set")
+    build_class = kind or type(module)
+    return MixedCopies(module, lambda args: build_class(*args[0], **args[1]), raw, where)
+
+
+def _has_state(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def _is_mutable(module: nn.Module) -> bool:
+    return isinstance(module, tuple(SINGLE_PATH)) or CHOICE_ARGS in module.__dict__
+
+
+class _Converter:
+    def __init__(self, path: ActivePath, rules: Mapping[type, Rule]):
+        self.path = path
+        self.rules = rules
+        self.done: dict[int, nn.Module] = {}      # shared modules stay shared
+        self.attributes: list[tuple[nn.Module, str, ValueChoiceX]] = []
+
+    def convert(self, module: nn.Module, where: str) -> nn.Module:
+        if id(module) in self.done:
+            return self.done[id(module)]
+        raw = module.__dict__.get(CHOICE_ARGS)
+        if raw is not None:
+            mixed: nn.Module = mix_arguments(module, raw, where)
+        else:
+            for name, child in list(module._modules.items()):
+                if child is not None:
+                    module._modules[name] = self.convert(child, f"{where}.{name}")
+            for name, value in vars(module).items():  # a ValueChoice kept as an attribute
+                if isinstance(value, ValueChoiceX) and not name.startswith("_"):
+                    self.attributes.append((module, name, value))
+            rule = next((r for kind, r in self.rules.items() if isinstance(module, kind)), None)
+            mixed = rule(module, where) if rule is not None else module
+        if isinstance(mixed, Mixed):
+            mixed.bind(self.path)
+        self.done[id(module)] = mixed
+        return mixed
+
+
+class Supernet(nn.Module):
+    """A weight-sharing supernet of a `@model_wrapper` class, built from the class as it is.
+
+    `activate(arch)` picks the path every later forward runs; `subnet(arch)` is
+    `freeze(model_class, arch)` loaded with that path's weights, and gives the same outputs.
+    """
+
+    def __init__(self, model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | None = None,
+                 *, mutators: Sequence[Any] = (), rules: Mapping[type, Rule] = SINGLE_PATH):
+        super().__init__()
+        if mutators:
+            raise SpaceError("one-shot strategies cannot use custom Mutators (they rewrite a "
+                             "built model; a supernet needs the mutables themselves): use a "
+                             "multi-trial strategy, or express the choices with LayerChoice/"
+                             "ValueChoice")
+        self.model_class = model_class
+        self.init_kwargs = dict(init_kwargs or {})
+        self.space = search_space(model_class, self.init_kwargs)
+        built, _ = build_space(model_class, self.init_kwargs)
+        self.path = ActivePath()
+        converter = _Converter(self.path, rules)
+        self.model = converter.convert(built, type(built).__name__)
+        self._attributes = converter.attributes
+
+    # --- the active path -------------------------------------------------------------------
+    def activate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Run `arch` from now on; returns its canonical form (refuses an invalid one)."""
+        canonical = self.space.validate(arch)
+        self.path.set(canonical)
+        for module, name, value in self._attributes:
+            chosen = {leaf.label: (pick(leaf.candidates, canonical[leaf.label])
+                                   if leaf.label in canonical else leaf.candidates[0])
+                      for leaf in value.leaves()}
+            setattr(module, name, value.evaluate(chosen))
+        return canonical
+
+    @property
+    def arch(self) -> dict[str, Any]:
+        return dict(self.path.arch)
+
+    def sample(self, rng: random.Random, *, fair: bool = True) -> dict[str, Any]:
+        """A random architecture: `fair` draws each active decision uniformly (every candidate
+        of a decision equally often, as SPOS does); otherwise uniform over architectures."""
+        if fair:
+            return self.space.choose(lambda d: rng.randrange(len(d.candidates)))
+        return self.space.sample(rng)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+    # --- sub-networks ----------------------------------------------------------------------
+    def sub_state_dict(self, arch: Mapping[str, Any] | None = None) -> dict[str, torch.Tensor]:
+        """The weights of `arch` (default: the active path), named as `freeze` names them."""
+        if arch is not None:
+            self.activate(arch)
+        out: dict[str, torch.Tensor] = {}
+        collect(self.model, "", out)
+        return {k: v.detach() for k, v in out.items()}
+
+    def subnet(self, arch: Mapping[str, Any]) -> nn.Module:
+        """`freeze(model_class, arch)` with the weights it inherits from the supernet."""
+        state = self.sub_state_dict(arch)
+        model = freeze(self.model_class, self.path.arch, **self.init_kwargs)
+        model.load_state_dict(state, strict=True)
+        device = next(iter(state.values())).device if state else None
+        return model.to(device) if device is not None else model

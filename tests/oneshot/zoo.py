@@ -1,0 +1,92 @@
+"""`Zoo`: one small model space with every mutable kind and every mixed operation, for the
+supernet's exactness tests (inputs: (N, 2, 16) signals, 3 classes).
+
+| what                           | labels                                      |
+|--------------------------------|---------------------------------------------|
+| Conv1d: out channels, kernel (padding derived), stride, bias | `width`, `kernel`, `stride`, `bias` |
+| BatchNorm1d, depthwise Conv1d (groups = width)              | `width`                       |
+| Conv2d: kernel (tuple, centre crop), dilation                | `k2`, `dilation`              |
+| MaxPool1d kernel (no weights)                                | `pool`                        |
+| Linear (derived in_features `width * 4`), LayerNorm, Dropout | `width`, `hidden`, `p`       |
+| Repeat of one module (copies share labels), LayerChoice inside | `depth`, `blockop`         |
+| Repeat of a factory, @basic_unit with a ValueChoice (copies)   | `stack`, `stack/{b}/scale` |
+| LayerChoice with a ValueChoice inside one candidate            | `alt`, `inner`             |
+| Cell (ops per input, 2 ops per node, loose ends)               | `cell/...`                 |
+| InputChoice of any number of inputs, mean                      | `merge`                    |
+| one module used twice                                          | `hidden`                   |
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+import nas_cli.nn as nn
+from nas_cli import basic_unit, model_wrapper
+
+
+@basic_unit
+class Gate(nn.Module):
+    """A user's leaf module with a ValueChoice argument: its weights cannot be sliced."""
+
+    def __init__(self, features: int, scale: float):
+        super().__init__()
+        self.fc = torch.nn.Linear(features, features)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.fc(x)) * self.scale
+
+
+@model_wrapper
+class Zoo(nn.Module):
+    def __init__(self, classes: int = 3):
+        super().__init__()
+        width = nn.ValueChoice([4, 6], label="width")
+        kernel = nn.ValueChoice([3, 5], label="kernel")
+        hidden = nn.ValueChoice([8, 12], label="hidden")
+        k2 = nn.ValueChoice([1, 3], label="k2")
+        self.conv = nn.Conv1d(2, width, kernel, padding=kernel // 2,
+                              stride=nn.ValueChoice([1, 2], label="stride"),
+                              bias=nn.ValueChoice([True, False], label="bias"))
+        self.bn = nn.BatchNorm1d(width)
+        self.depthwise = nn.Conv1d(width, width, 3, padding=1, groups=width)
+        self.pool = nn.MaxPool1d(nn.ValueChoice([1, 2], label="pool"))
+        dilation = nn.ValueChoice([1, 2], label="dilation")
+        self.conv2d = nn.Conv2d(1, 2, (k2, 3), padding=(k2 // 2 * dilation, dilation),
+                                dilation=dilation)
+        self.squash = nn.AdaptiveAvgPool1d(4)
+        self.fc = nn.Linear(width * 4, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.drop = nn.Dropout(nn.ValueChoice([0.0, 0.5], label="p"))
+        self.blocks = nn.Repeat(
+            nn.LayerChoice([nn.Linear(hidden, hidden), nn.Tanh()], label="blockop"), (1, 3),
+            label="depth")
+        self.stack = nn.Repeat(
+            lambda b: Gate(hidden, nn.ValueChoice([0.5, 2.0], label=f"stack/{b}/scale")),
+            nn.ValueChoice([0, 1, 2], label="stack"))
+        inner = nn.ValueChoice([2, 5], label="inner")
+        self.alt = nn.LayerChoice({
+            "plain": nn.Linear(hidden, hidden),
+            "bottleneck": nn.Sequential(nn.Linear(hidden, inner), nn.ReLU(),
+                                        nn.Linear(inner, hidden)),
+        }, label="alt")
+        self.cell = nn.Cell({"lin": lambda node, op, source: nn.Linear(hidden, hidden),
+                             "tanh": nn.Tanh()},
+                            num_nodes=2, num_ops_per_node=2, num_predecessors=2,
+                            merge_op="loose_end", label="cell")
+        self.merge = nn.InputChoice(3, n_chosen=None, reduction="mean", label="merge")
+        self.shared = nn.Linear(hidden, hidden)
+        self.again = self.shared
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(F.relu(self.bn(self.conv(x))))
+        y = self.depthwise(y)
+        y = self.conv2d(y.unsqueeze(1)).mean(1)
+        h = self.drop(F.relu(self.norm(self.fc(self.squash(y).flatten(1)))))
+        h = self.stack(self.blocks(h))
+        states = [h, self.alt(h)]
+        c = self.cell(states)
+        m = self.merge([h, states[1], c[:, : h.shape[1]]])
+        return self.head(self.again(torch.relu(self.shared(m))))
