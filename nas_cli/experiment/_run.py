@@ -57,12 +57,20 @@ class Run:
     created_root: bool = False          # the experiments folder was made for this run
     # interrupted trial -> the trial that reran it (None: claimed, the driver died before it ran)
     reruns: dict[int, int | None] = field(default_factory=dict)
-    results_written: float = 0.0
+    results_written: float = 0.0       # wall time of the last results.json write
+    results_every: float = 0.5          # seconds between writes (grows with the write's cost)
     results_dirty: bool = False
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
     early_stopping: Any = None
     constraints: Any = None
+    # Kept up to date as trials start and end, so each trial costs the same at 100,000 trials
+    # as at 10 (no rescan of every record).
+    _running: dict[int, TrialRecord] = field(default_factory=dict, repr=False)
+    _finished: int = 0
+    _failed: int = 0
+    _first_failed: TrialRecord | None = field(default=None, repr=False)
+    _best: TrialRecord | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -82,19 +90,47 @@ class Run:
 
     @property
     def finished_count(self) -> int:
-        return sum(1 for r in self.records.values() if r.state.is_finished)
+        return self._finished
 
     @property
     def running(self) -> list[TrialRecord]:
-        return [r for r in self.records.values() if r.state is TrialState.RUNNING]
+        return list(self._running.values())
+
+    @property
+    def running_count(self) -> int:
+        return len(self._running)
 
     @property
     def best(self) -> TrialRecord | None:
-        done = [r for r in self.records.values() if r.state is TrialState.COMPLETE]
-        if not done:
-            return None
-        sign = 1 if self.mode == "maximize" else -1
-        return max(done, key=lambda r: (sign * r.metric, -r.number))
+        """The best complete trial (ties: the earlier one)."""
+        return self._best
+
+    def add(self, record: TrialRecord) -> None:
+        """Keep a new (or restored) record."""
+        self.records[record.number] = record
+        if record.state is TrialState.RUNNING:
+            self._running[record.number] = record
+        else:
+            self._count(record)
+
+    def settle(self, record: TrialRecord) -> None:
+        """A running record reached its final (or interrupted) state."""
+        if self._running.pop(record.number, None) is not None:
+            self._count(record)
+
+    def _count(self, record: TrialRecord) -> None:
+        if not record.state.is_finished:
+            return
+        self._finished += 1
+        if record.state is TrialState.FAILED:
+            self._failed += 1
+            if self._first_failed is None or record.number < self._first_failed.number:
+                self._first_failed = record
+        elif record.state is TrialState.COMPLETE and record.metric is not None:
+            best = self._best
+            if best is None or self.score(record) > self.score(best) or (
+                    self.score(record) == self.score(best) and record.number < best.number):
+                self._best = record
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.time() - self.started
@@ -189,7 +225,7 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
                     record.error = f"interrupted; rerun as trial {run.reruns[record.number]}"
             else:
                 history.append((record.arch, run.score(record), record.state))
-            run.records[record.number] = record
+            run.add(record)
         strategy.restore(history)
     else:
         store.set_space(space.to_json())
@@ -310,8 +346,8 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 backend.cancel(record.number, TrialState.INTERRUPTED, "experiment time limit")
             _drain(run, strategy, backend, store, wait_all=True)
             return
-        while not exhausted and len(run.running) < backend.capacity and \
-                run.finished_count + len(run.running) < limit:
+        while not exhausted and run.running_count < backend.capacity and \
+                run.finished_count + run.running_count < limit:
             rerun_of = None
             if requeue:
                 rerun_of, arch = requeue.pop(0)
@@ -328,12 +364,12 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 _save_reruns(run, store)
                 run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
             record = TrialRecord(number, arch, TrialState.RUNNING, started_at=time.time())
-            run.records[number] = record
+            run.add(record)
             trial_dir = run.path / "trials" / str(number)
             trial_dir.mkdir(parents=True, exist_ok=True)
             backend.submit(number, arch, trial_dir, spec.max_trial_duration)
             run.listener.trial_started(run, record)
-        if not run.running:
+        if not run.running_count:
             if not run.stop_reason or not exhausted:
                 run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
             return
@@ -346,8 +382,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 backend.cancel(number, TrialState.PRUNED, reason)
         if _failing_from_start(run):
             run.status = "failed"
-            first = min((r for r in run.records.values() if r.state is TrialState.FAILED),
-                        key=lambda r: r.number)
+            first = run._first_failed
             run.stop_reason = (f"the first {spec.max_failed_trials} trials all failed; stopping "
                                f"(trial {first.number}: {first.error})")
             return
@@ -386,11 +421,7 @@ def _maybe_prune(run: Run, record: TrialRecord, step: int, value: float) -> None
 
 def _failing_from_start(run: Run) -> bool:
     n = run.spec.max_failed_trials
-    if n <= 0:
-        return False
-    finished = sorted((r for r in run.records.values() if r.state.is_finished),
-                      key=lambda r: r.number)
-    return len(finished) >= n and all(r.state is TrialState.FAILED for r in finished)
+    return 0 < n <= run.finished_count and run._failed == run.finished_count
 
 
 def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool = False) -> None:
@@ -409,7 +440,7 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
                 _maybe_prune(run, record, event.step, event.value)
             elif isinstance(event, Finished):
                 _finish(run, record, event, strategy, store)
-        if not wait_all or not run.running or time.time() > deadline:
+        if not wait_all or not run.running_count or time.time() > deadline:
             return
 
 
@@ -430,6 +461,7 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
         record.state, record.error = TrialState.PRUNED, pruned[1]
     if event.state is TrialState.COMPLETE:
         record.metric = record.metrics.get(run.spec.objective.metric)
+    run.settle(record)
     store.finish(record)
     if record.state.is_finished:
         strategy.tell(record.arch, run.score(record), record.state)
@@ -442,6 +474,7 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
         record.state = TrialState.INTERRUPTED
         record.error = f"{why} while running; `nas resume` reruns it"
         record.duration_s = time.time() - (record.started_at or time.time())
+        run.settle(record)
         try:
             store.finish(record)
         except Exception:  # noqa: BLE001 - the store may be closing; results.json still says it
@@ -449,14 +482,26 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
 
 
 _RESULTS_EVERY_S = 0.5
+_RESULTS_SHARE = 0.05  # of the driver's wall time, at most, spent rewriting results.json
 
 
 def _write_results(run: Run, *, soon: bool = False) -> None:
-    """Rewrite results.json; with `soon`, at most every half second (the loop flushes it)."""
-    if soon and time.time() - run.results_written < _RESULTS_EVERY_S:
+    """Rewrite results.json; with `soon`, at most every `run.results_every` seconds (the loop
+    flushes it, and the end of the run always writes it). A write costs time in proportion
+    to the trials, so the interval grows with that cost: a run of 100,000 trials spends no
+    larger share of its time on results.json than one of 100."""
+    now = time.time()
+    if soon and now - run.results_written < run.results_every:
         run.results_dirty = True
         return
-    run.results_written, run.results_dirty = time.time(), False
+    run.results_dirty = False
+    _write_results_now(run)
+    run.results_written = time.time()
+    cost = run.results_written - now
+    run.results_every = max(_RESULTS_EVERY_S, cost / _RESULTS_SHARE)
+
+
+def _write_results_now(run: Run) -> None:
     spec = run.spec
     st.write_results(
         run.path, experiment=run.id, name=spec.experiment_name or run.id, status=run.status,

@@ -73,12 +73,15 @@ class _Writer:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.study_id = study_id
+        self._next_number: int | None = None  # counted once: the driver is the only writer
 
     def start(self, params: list[tuple[str, float, str]], attrs: dict[str, Any]) -> tuple[int, int]:
         """Insert a RUNNING trial with its params; returns (trial_id, number)."""
         with self._transaction() as cur:
-            number = cur.execute("SELECT COUNT(*) FROM trials WHERE study_id = ?",
-                                 (self.study_id,)).fetchone()[0]
+            number = self._next_number
+            if number is None:
+                number = cur.execute("SELECT COUNT(*) FROM trials WHERE study_id = ?",
+                                     (self.study_id,)).fetchone()[0]
             cur.execute("INSERT INTO trials (number, study_id, state, datetime_start) "
                         "VALUES (?, ?, 'RUNNING', ?)", (number, self.study_id, _now()))
             trial_id = cur.lastrowid
@@ -86,6 +89,7 @@ class _Writer:
                             "distribution_json) VALUES (?, ?, ?, ?)",
                             [(trial_id, *p) for p in params])
             self._attrs(cur, trial_id, attrs)
+        self._next_number = number + 1
         return trial_id, number
 
     def report(self, trial_id: int, step: int, value: float) -> None:
