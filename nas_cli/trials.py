@@ -60,6 +60,30 @@ class TrialRecord:
         )
 
 
+@dataclass
+class TrialOutcome:
+    """What running one trial produced, as the worker hands it to the driver (picklable).
+
+    A completed trial has `metrics`; a failed one has `error` (one line) and, when the user's
+    code raised, its `traceback`; a trial stopped by early stopping has `pruned` too. A trial
+    ended from outside (killed, timed out, cancelled) has an empty outcome: the backend's
+    `Finished` event says why.
+    """
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: int | None = None               # parameter count of the frozen model
+    duration_s: float | None = None          # time in the worker; None: not measured there
+    intermediate: list[tuple[int, float]] = field(default_factory=list)  # (step, value)
+    error: str | None = None                 # one-line reason; None when the trial completed
+    traceback: str | None = None
+    pruned: bool = False
+    files: dict[str, bytes] = field(default_factory=dict)  # trial files for the driver to write
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
 def rank(records: list[TrialRecord], mode: str) -> list[TrialRecord]:
     """Completed trials best first (ties: earlier trial first), then the others by number."""
     complete = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]

@@ -73,9 +73,9 @@ def trial(
             raise UsageError(f"--output {output} is a file; name a folder")
         output.mkdir(parents=True, exist_ok=True)
     result = execute(payload, 0, canonical, output, report, log=False)
-    if "error" in result:
-        sys.stderr.write(result.get("traceback", ""))
-        abort(f"trial failed: {result['error']}", EXIT_FAILED)
-    out.print(f"{metric}={fmt_metric(result['metrics'].get(metric))}  params={result['params']:,}  "
-              f"time={result['duration_s']:.1f}s", markup=False)
-    out.print(f"metrics: {json.dumps(result['metrics'])}", markup=False)
+    if result.failed:
+        sys.stderr.write(result.traceback or "")
+        abort(f"trial failed: {result.error}", EXIT_FAILED)
+    out.print(f"{metric}={fmt_metric(result.metrics.get(metric))}  params={result.params:,}  "
+              f"time={result.duration_s:.1f}s", markup=False)
+    out.print(f"metrics: {json.dumps(result.metrics)}", markup=False)

@@ -18,12 +18,13 @@ from nas_cli.execution._gpu import GpuSlots, trial_gpus
 from nas_cli.execution._local import LocalBackend
 from nas_cli.execution._ray import RayBackend, ray_gpus_per_trial
 from nas_cli.execution._trial import TrialPayload, execute, short_error
+from nas_cli.trials import TrialOutcome
 
 if TYPE_CHECKING:
     from nas_cli.spec import ExperimentSpec
 
 __all__ = ["Backend", "Event", "Finished", "GpuSlots", "Intermediate", "LocalBackend",
-           "RayBackend", "TrialPayload", "execute", "local_backend", "ray_backend",
+           "RayBackend", "TrialOutcome", "TrialPayload", "execute", "local_backend", "ray_backend",
            "short_error"]
 
 

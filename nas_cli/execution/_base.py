@@ -6,11 +6,11 @@ The engine submits trials and waits for events; a backend never touches the stor
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nas_cli.trials import TrialState
+from nas_cli.trials import TrialOutcome, TrialState
 
 
 @dataclass
@@ -22,12 +22,22 @@ class Intermediate:
 
 @dataclass
 class Finished:
-    """A trial ended: `outcome` has metrics/params/duration_s, or `state`+`reason` say why not."""
+    """A trial ended: with what it produced (`outcome`), in `state`, and why if not complete.
+
+    A trial stopped from outside (killed, timed out, cancelled) has an empty outcome.
+    """
 
     number: int
-    outcome: dict[str, Any]
+    outcome: TrialOutcome = field(default_factory=TrialOutcome)
     state: TrialState = TrialState.COMPLETE
     reason: str | None = None
+
+    @classmethod
+    def of(cls, number: int, outcome: TrialOutcome) -> Finished:
+        """The event for a trial that ran to its end in a worker: complete, or failed."""
+        if outcome.failed:
+            return cls(number, outcome, TrialState.FAILED, outcome.error)
+        return cls(number, outcome)
 
 
 Event = Intermediate | Finished

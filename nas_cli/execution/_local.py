@@ -136,8 +136,8 @@ class LocalBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - a broken pool: this trial fails, not the run
             if self.gpus is not None:
                 self.gpus.release(number)
-            self._events.put(Finished(number, {}, TrialState.FAILED,
-                                      f"the worker pool is broken: {type(exc).__name__}: {exc}"))
+            self._events.put(Finished(number, state=TrialState.FAILED, reason=(
+                f"the worker pool is broken: {type(exc).__name__}: {exc}")))
             return
         with self._lock:
             self._futures[number] = future
@@ -170,30 +170,27 @@ class LocalBackend(Backend):
             self.gpus.release(number)
             self._start_waiting()
         if cancelled is not None:
-            self._events.put(Finished(number, {}, cancelled[0], cancelled[1]))
+            self._events.put(Finished(number, state=cancelled[0], reason=cancelled[1]))
             return
         try:
             outcome = future.result()
         except CancelledError:
-            self._events.put(Finished(number, {}, TrialState.INTERRUPTED, "cancelled"))
+            self._events.put(Finished(number, state=TrialState.INTERRUPTED, reason="cancelled"))
         except TimeoutError:
-            self._events.put(Finished(number, {}, TrialState.FAILED,
-                                      f"timed out after {format_duration(timeout or 0)}"))
+            self._events.put(Finished(number, state=TrialState.FAILED,
+                                      reason=f"timed out after {format_duration(timeout or 0)}"))
         except Exception as exc:  # noqa: BLE001 - ProcessExpired and pickling errors
             reason = _death_reason(exc) if hasattr(exc, "exitcode") else f"{type(exc).__name__}: {exc}"
-            self._events.put(Finished(number, {}, TrialState.FAILED, reason))
+            self._events.put(Finished(number, state=TrialState.FAILED, reason=reason))
         else:
-            if "error" in outcome:
-                self._events.put(Finished(number, outcome, TrialState.FAILED, outcome["error"]))
-            else:
-                self._events.put(Finished(number, outcome))
+            self._events.put(Finished.of(number, outcome))
 
     def cancel(self, number: int, state: TrialState, reason: str) -> None:
         with self._lock:
             waiting = [w for w in self._waiting if w[0] == number]
             if waiting:
                 self._waiting.remove(waiting[0])
-                self._events.put(Finished(number, {}, state, reason))
+                self._events.put(Finished(number, state=state, reason=reason))
                 return
             future = self._futures.get(number)
             if future is None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from nas_cli.errors import ExperimentError
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
-from nas_cli.trials import TrialState
+from nas_cli.trials import TrialOutcome, TrialState
 
 _INBOX_WAIT_S = 5.0          # how long one inbox `take` call waits for results
 _REPORT_INTERVAL_S = 0.2     # a worker sends its intermediate results at most this often
@@ -142,9 +142,9 @@ class _TrialActor:
     def ready(self) -> str:
         return socket.gethostname()
 
-    def run(self, number: int, arch: dict[str, Any], trial_dir: str) -> dict[str, Any]:
+    def run(self, number: int, arch: dict[str, Any], trial_dir: str) -> TrialOutcome:
         """One trial. On a node that does not see the driver's trial folder, the trial writes
-        into a local one and its files travel back in the outcome (under "files")."""
+        into a local one and its files travel back in the outcome (`files`)."""
         from nas_cli.execution._trial import execute
 
         index = itertools.count()
@@ -159,7 +159,7 @@ class _TrialActor:
             local = Path(tempfile.mkdtemp(prefix=f"nas-trial-{number}-"))
             try:
                 outcome = execute(self.payload, number, arch, local, report)
-                outcome["files"] = _collect_files(local, socket.gethostname())
+                outcome.files = _collect_files(local, socket.gethostname())
             finally:
                 shutil.rmtree(local, ignore_errors=True)
             return outcome
@@ -338,7 +338,7 @@ class RayBackend(Backend):
         for item in self._waiting:
             if item[0] == number:
                 self._waiting.remove(item)
-                self._pending.append(Finished(number, {}, state, reason))
+                self._pending.append(Finished(number, state=state, reason=reason))
                 return
         for slot in self._slots:
             if slot.number == number:
@@ -430,36 +430,34 @@ class RayBackend(Backend):
         slot.ready, slot.broken = None, reason
         if self._waiting:
             number = self._waiting.pop(0)[0]
-            self._pending.append(Finished(number, {}, TrialState.FAILED,
-                                          f"worker failed to start: {reason}"))
+            self._pending.append(Finished(number, state=TrialState.FAILED,
+                                          reason=f"worker failed to start: {reason}"))
 
     def _finished(self, ray: Any, slot: _Slot) -> None:
         number, trial_dir, streamed = slot.number, slot.trial_dir, slot.streamed
         try:
             outcome = ray.get(slot.ref)
         except ray.exceptions.RayActorError as exc:
-            self._pending.append(Finished(number, {}, TrialState.FAILED,
-                                          f"worker died: {_actor_error(exc)}"))
+            self._pending.append(Finished(number, state=TrialState.FAILED,
+                                          reason=f"worker died: {_actor_error(exc)}"))
             self._replace(slot)
             return
         except ray.exceptions.RayError as exc:
-            self._pending.append(Finished(number, {}, TrialState.FAILED, _task_error(exc)))
+            self._pending.append(Finished(number, state=TrialState.FAILED,
+                                          reason=_task_error(exc)))
             self._release(slot)
             return
         self._release(slot)
-        for step, value in outcome.get("intermediate", [])[streamed:]:  # not streamed yet
+        for step, value in outcome.intermediate[streamed:]:  # not streamed yet
             self._pending.append(Intermediate(number, step, value))
-        files = outcome.pop("files", None)
+        files, outcome.files = outcome.files, {}
         if files and trial_dir is not None:
             _write_files(trial_dir, files)
-        if "error" in outcome:
-            self._pending.append(Finished(number, outcome, TrialState.FAILED, outcome["error"]))
-        else:
-            self._pending.append(Finished(number, outcome))
+        self._pending.append(Finished.of(number, outcome))
 
     def _stop(self, slot: _Slot, state: TrialState, reason: str) -> None:
         """End the slot's trial now (time limit, pruning, stop): kill its actor, start another."""
-        self._pending.append(Finished(slot.number, {}, state, reason))
+        self._pending.append(Finished(slot.number, state=state, reason=reason))
         self._replace(slot)
 
     def _release(self, slot: _Slot) -> None:

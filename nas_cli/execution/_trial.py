@@ -16,6 +16,7 @@ from typing import Any
 
 from nas_cli._files import atomic_write_json
 from nas_cli.trial_context import TrialPruned, trial_scope
+from nas_cli.trials import TrialOutcome
 
 PRUNE_FLAG = "prune"  # the driver creates trials/<n>/prune to stop a trial at its next report
 
@@ -55,9 +56,9 @@ def _log_to(trial_dir: Path | None) -> Iterator[None]:
 
 def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir: Path | None,
             report: Callable[[int, float], None] | None = None,
-            log: bool = True) -> dict[str, Any]:
-    """Run one trial; returns {"metrics", "params", "duration_s"} or {"error", ...} — user
-    errors never escape as exceptions (they would have to be unpickled by the driver)."""
+            log: bool = True) -> TrialOutcome:
+    """Run one trial; the user's errors come back in the outcome, never as exceptions (they
+    would have to be unpickled by the driver)."""
     from nas_cli.space import freeze
 
     started = time.perf_counter()
@@ -88,19 +89,19 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
                     device=payload.device,
                 )
         except TrialPruned as exc:
-            return {"error": str(exc), "pruned": True, "intermediate": intermediate,
-                    "duration_s": time.perf_counter() - started}
+            return TrialOutcome(error=str(exc), pruned=True, intermediate=intermediate,
+                                duration_s=time.perf_counter() - started)
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything
             if isinstance(exc, KeyboardInterrupt | SystemExit) and not log:
                 raise
             text = traceback.format_exc()
             if log:
                 sys.stderr.write(text)
-            return {"error": short_error(exc), "traceback": text, "intermediate": intermediate,
-                    "duration_s": time.perf_counter() - started}
+            return TrialOutcome(error=short_error(exc), traceback=text, intermediate=intermediate,
+                                duration_s=time.perf_counter() - started)
     duration = time.perf_counter() - started
     if trial_dir is not None:
         atomic_write_json(trial_dir / "metrics.json",
                           {"metrics": metrics, "intermediate": intermediate, "params": params})
-    return {"metrics": metrics, "params": params, "duration_s": duration,
-            "intermediate": intermediate}
+    return TrialOutcome(metrics=metrics, params=params, duration_s=duration,
+                        intermediate=intermediate)

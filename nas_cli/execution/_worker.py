@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nas_cli.trials import TrialOutcome
+
 _payload: Any = None
 _payload_key: bytes | None = None
 _load_error: str | None = None
@@ -98,7 +100,7 @@ def _load(payload: bytes) -> None:
 
 
 def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str],
-        payload: bytes) -> dict[str, Any]:
+        payload: bytes) -> TrialOutcome:
     """One trial in this worker; intermediate results stream to the driver as they come.
     The trial's environment (its GPUs) is set before the payload is first unpickled, so user
     code run while unpickling cannot start CUDA on the wrong devices."""
@@ -107,7 +109,7 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str],
     os.environ.update(env)
     _load(payload)
     if _load_error is not None:
-        return {"error": _load_error, "duration_s": 0.0}
+        return TrialOutcome(error=_load_error, duration_s=0.0)
     trial_payload = _payload
     if env.get("CUDA_VISIBLE_DEVICES"):  # the trial holds GPUs: train on them
         trial_payload = dataclasses.replace(trial_payload, device="cuda")

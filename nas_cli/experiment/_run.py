@@ -446,14 +446,17 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
 
 def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store: Any) -> None:
     outcome = event.outcome
-    record.duration_s = outcome.get("duration_s", time.time() - (record.started_at or time.time()))
-    record.params = outcome.get("params")
-    record.metrics = dict(outcome.get("metrics") or {})
+    record.duration_s = outcome.duration_s
+    if record.duration_s is None:  # ended from outside: the time since it started
+        record.duration_s = time.time() - (record.started_at or time.time())
+    record.params = outcome.params
+    record.metrics = dict(outcome.metrics)
     reported = {step for step, _ in record.intermediate}
-    for step, value in outcome.get("intermediate", []):  # those the finish overtook
+    for step, value in outcome.intermediate:  # those the finish overtook
         if step not in reported:
             store.report(record.number, step, value)
-    record.intermediate = [tuple(x) for x in outcome.get("intermediate", record.intermediate)]
+    if outcome.intermediate:  # all of them (an outcome from outside has none: keep the streamed)
+        record.intermediate = [(step, value) for step, value in outcome.intermediate]
     record.state = event.state
     record.error = event.reason
     pruned = run.pruning.pop(record.number, None)

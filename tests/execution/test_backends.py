@@ -121,8 +121,8 @@ def test_a_trial_completes_with_metrics(backend: Backend, tmp_path: Path) -> Non
     number = submit(backend, tmp_path, "ok")
     event = wait_for(backend, [number])[0][number]
     assert (event.state, event.reason) == (TrialState.COMPLETE, None)
-    assert event.outcome["metrics"]["default"] == 1.0
-    assert event.outcome["params"] == 2 + 1
+    assert event.outcome.metrics["default"] == 1.0
+    assert event.outcome.params == 2 + 1
     assert (tmp_path / str(number) / "metrics.json").is_file()
 
 
@@ -225,7 +225,7 @@ def test_a_trial_on_a_node_without_the_trial_folder_sends_its_files_back(tmp_pat
     actor = object.__new__(_ray._TrialActor)  # not __init__: it sets this process's threads
     actor.payload, actor.reporter = cloudpickle.loads(payload()), _ray._Reporter(Inbox())
     outcome = actor.run(7, behaviors.arch("ok"), str(tmp_path / "on-the-driver" / "7"))
-    files = outcome.pop("files")
+    files = outcome.files
     assert sorted(files) == ["metrics.json", "trial.log"]
     assert json.loads(files["metrics.json"])["metrics"]["default"] == 1.0
     _ray._write_files(tmp_path / "7", files)

@@ -17,7 +17,7 @@ from nas_cli.execution._payload import load_payload
 from nas_cli.experiment import Listener, Run, create_experiment, open_experiment
 from nas_cli.experiment import execute as run_experiment
 from nas_cli.spec import load_spec
-from nas_cli.trials import TrialState
+from nas_cli.trials import TrialOutcome, TrialState
 
 
 class InlineBackend(Backend):
@@ -30,7 +30,7 @@ class InlineBackend(Backend):
         self.hold = hold or set()
         self.interrupt_after = interrupt_after  # Ctrl-C after this many events() calls
         self.queue: list[Event] = []
-        self.held: dict[int, dict[str, Any]] = {}
+        self.held: dict[int, TrialOutcome] = {}
         self.calls = 0
         self.shut = False
 
@@ -45,14 +45,12 @@ class InlineBackend(Backend):
         outcome = execute(self.payload, number, arch, trial_dir, report)
         if number in self.hold:
             self.held[number] = outcome
-        elif "error" in outcome:
-            self.queue.append(Finished(number, outcome, TrialState.FAILED, outcome["error"]))
         else:
-            self.queue.append(Finished(number, outcome))
+            self.queue.append(Finished.of(number, outcome))
 
     def cancel(self, number: int, state: TrialState, reason: str) -> None:
         if self.held.pop(number, None) is not None:
-            self.queue.append(Finished(number, {}, state, reason))
+            self.queue.append(Finished(number, state=state, reason=reason))
 
     def events(self, timeout: float) -> list[Event]:
         self.calls += 1
