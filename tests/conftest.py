@@ -10,8 +10,9 @@ Helpers the fixtures wrap live in tests/helpers/ (importable as `helpers`).
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,20 @@ except ImportError:  # the `ray` extra is optional
 # Platforms every end-to-end test runs on.
 PLATFORMS = ["local", pytest.param("ray", marks=pytest.mark.skipif(
     not HAVE_RAY, reason="ray is not installed (pip install 'nas-cli[ray]')"))]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """nas-cli's cache folder (the study.db template, known spaces) lives in a temporary
+    folder for the whole session, never under the real home; spawned processes inherit it."""
+    folder = tmp_path_factory.mktemp("cache")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
 
 
 @pytest.fixture(scope="session")

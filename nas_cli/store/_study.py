@@ -3,6 +3,10 @@
 Architecture decisions are categorical params (values that are not plain scalars are stored
 as their JSON text); the search space, spec and status live in the study's user attrs so any
 reader can decode trials without importing user code. Only the driver writes.
+
+The driver writes and reads its rows with plain SQL on Optuna's schema (a new study.db is a
+copy of a template schema, see `_template`), so running an experiment needs neither Optuna
+nor SQLAlchemy; Optuna's own storage is opened on demand (for its pruners).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import datetime
 import json
 import logging
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -58,22 +63,100 @@ def _now() -> str:
     return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class _Writer:
-    """The hot writes (a trial starts, reports, ends) as plain SQL on Optuna's RDB schema.
+def categorical_json(choices: tuple[Any, ...]) -> str:
+    """What Optuna's `distribution_to_json(CategoricalDistribution(choices))` writes."""
+    return json.dumps({"name": "CategoricalDistribution", "attributes": {"choices": list(choices)}})
 
-    Optuna's own RDBStorage spends ~10 ms of CPU per trial in its ORM; these statements write
-    the same rows in well under a millisecond. Everything else (creating the study, study
-    attrs, reading) goes through Optuna's API, and tests read what this writes with Optuna.
+
+_NUMBER = {"FINITE": None, "INF_POS": math.inf, "INF_NEG": -math.inf, "NAN": math.nan}
+
+
+def _number(value: float | None, kind: str | None) -> float | None:
+    """A value as Optuna stores it (non-finite ones by their type, the value column NULL)."""
+    special = _NUMBER.get(kind or "FINITE")
+    return value if special is None else special
+
+
+def _new_file(path: Path, study_name: str, direction: str | None) -> bool:
+    """A new study.db: a copy of the template schema (True: the study is still to be added),
+    or, without a cache folder, the schema and the study made in place by Optuna (False)."""
+    from nas_cli.store._template import copy_template
+
+    try:
+        if copy_template(path):
+            return True
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    _create_with_optuna(path, study_name, direction)
+    return False
+
+
+def _create_with_optuna(path: Path, study_name: str, direction: str | None) -> None:
+    with _optuna_errors(path):
+        import optuna
+
+        _quiet(optuna)
+        _enable_wal(path)
+        storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+        optuna.create_study(storage=storage, study_name=study_name, direction=direction)
+        storage.engine.dispose()
+
+
+def _quiet(optuna: Any) -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # no tracebacks on ^C
+
+
+@contextlib.contextmanager
+def _optuna_errors(path: Path):
+    """Optuna's and SQLAlchemy's errors on a study.db as one-line StoreErrors."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        detail = detail[0] if detail else type(exc).__name__
+        raise StoreError(
+            f"{path} is not a readable trial store ({detail}); "
+            "start a new experiment or restore the file"
+        ) from None
+
+
+class _Writer:
+    """Every write and read of the driver, as plain SQL on Optuna's RDB schema.
+
+    Optuna's own RDBStorage spends ~10 ms of CPU per trial in its ORM and ~0.4 s importing
+    SQLAlchemy; these statements write the same rows in well under a millisecond. Tests read
+    what this writes with Optuna.
     """
 
-    def __init__(self, path: Path, study_id: int):
+    def __init__(self, path: Path):
         self.path = path
-        self.conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                    check_same_thread=False)
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=30000")
-        self.study_id = study_id
+        try:
+            self.conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                        check_same_thread=False)
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path} is not a readable trial store ({exc}); start a new "
+                             "experiment or restore the file") from None
+        self.study_id = -1
         self._next_number: int | None = None  # counted once: the driver is the only writer
+
+    def create_study(self, name: str, direction: str | None) -> None:
+        """Add the study (as `optuna.create_study` would) to a copy of the template."""
+        with self._transaction() as cur:
+            self.study_id = cur.execute("INSERT INTO studies (study_name) VALUES (?)",
+                                        (name,)).lastrowid
+            cur.execute("INSERT INTO study_directions (direction, study_id, objective) "
+                        "VALUES (?, ?, 0)", ((direction or "minimize").upper(), self.study_id))
+
+    def find_study(self, name: str) -> None:
+        found = self.read("SELECT study_id FROM studies WHERE study_name = ?", (name,))
+        if not found:
+            raise StoreError(f"{self.path} holds no study named {name!r}; start a new "
+                             "experiment or restore the file")
+        self.study_id = found[0][0]
 
     def start(self, params: list[tuple[str, float, str]], attrs: dict[str, Any]) -> tuple[int, int]:
         """Insert a RUNNING trial with its params; returns (trial_id, number)."""
@@ -107,6 +190,22 @@ class _Writer:
                             "value_type) VALUES (?, 0, ?, 'FINITE')", (trial_id, value))
             self._attrs(cur, trial_id, attrs)
 
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO study_user_attributes (study_id, key, value_json) "
+                        "VALUES (?, ?, ?)", (self.study_id, key, json.dumps(value)))
+
+    def meta(self) -> dict[str, Any]:
+        rows = self.read("SELECT key, value_json FROM study_user_attributes WHERE study_id = ?",
+                          (self.study_id,))
+        return {key: json.loads(value) for key, value in rows}
+
+    def read(self, query: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(query, args).fetchall()
+        except sqlite3.Error as exc:  # a damaged file
+            raise StoreError(f"cannot read {self.path}: {exc}") from None
+
     @staticmethod
     def _attrs(cur: sqlite3.Cursor, trial_id: int, attrs: dict[str, Any]) -> None:
         cur.executemany("INSERT OR REPLACE INTO trial_user_attributes (trial_id, key, value_json) "
@@ -136,56 +235,66 @@ class TrialStore:
 
     def __init__(self, path: Path, *, study_name: str, direction: str | None = None,
                  create: bool = False):
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # no tracebacks on ^C
         self.path = Path(path)
+        self.study_name = study_name
+        add_study = False
         if create:
-            _enable_wal(self.path)
+            add_study = _new_file(self.path, study_name, direction)
         elif not self.path.exists():
             raise StoreError(f"{self.path} not found: the experiment has no trial store")
         else:
             _check_readable(self.path)
+        self._writer = _Writer(self.path)
         try:
-            self.storage = optuna.storages.RDBStorage(
-                f"sqlite:///{self.path}", engine_kwargs={"connect_args": {"timeout": 30}},
-            )
-            if create:
-                self.study = optuna.create_study(
-                    storage=self.storage, study_name=study_name, direction=direction,
-                )
+            if add_study:
+                self._writer.create_study(study_name, direction)
             else:
-                self.study = optuna.load_study(storage=self.storage, study_name=study_name)
-        except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
-            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-            detail = detail[0] if detail else type(exc).__name__
-            raise StoreError(
-                f"{self.path} is not a readable trial store ({detail}); "
-                "start a new experiment or restore the file"
-            ) from None
-        self.study_id = self.study._study_id
+                self._writer.find_study(study_name)
+        except StoreError:
+            self._writer.close()
+            raise
+        self.study_id: int = self._writer.study_id
+        self._storage: Any = None
+        self._study: Any = None
         self._trial_ids: dict[int, int] = {}
         self._choices: dict[str, tuple[Any, ...]] = {}
         self._distributions: dict[str, str] = {}
-        self._writer = _Writer(self.path, self.study_id)
+
+    # --- Optuna's view, opened on demand (its pruners read the study through it) -------------
+    @property
+    def storage(self) -> Any:
+        if self._storage is None:
+            with _optuna_errors(self.path):
+                import optuna
+
+                _quiet(optuna)
+                self._storage = optuna.storages.RDBStorage(
+                    f"sqlite:///{self.path}", engine_kwargs={"connect_args": {"timeout": 30}},
+                    skip_table_creation=True,
+                )
+        return self._storage
+
+    @property
+    def study(self) -> Any:
+        if self._study is None:
+            with _optuna_errors(self.path):
+                import optuna
+
+                self._study = optuna.load_study(storage=self.storage, study_name=self.study_name)
+        return self._study
 
     # --- study-level metadata ----------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
-        self.storage.set_study_user_attr(self.study_id, key, value)
+        self._writer.set_meta(key, value)
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        return self.storage.get_study_user_attrs(self.study_id).get(key, default)
+        return self._writer.meta().get(key, default)
 
     def set_space(self, space_json: dict[str, Any]) -> None:
         """Stores the discovered space; it defines how params are encoded."""
-        from optuna.distributions import CategoricalDistribution, distribution_to_json
-
         self.set_meta("nas:space", space_json)
         self._choices = {k: param_choices(v["candidates"]) for k, v in space_json["labels"].items()}
-        self._distributions = {k: distribution_to_json(CategoricalDistribution(c))
-                               for k, c in self._choices.items()}
+        self._distributions = {k: categorical_json(c) for k, c in self._choices.items()}
 
     # --- trials ------------------------------------------------------------------------------
     def start_trial(self, arch: dict[str, Any]) -> int:
@@ -224,20 +333,37 @@ class TrialStore:
 
     def records(self) -> list[TrialRecord]:
         """Every trial in the store, as records (for `nas resume` and readers)."""
+        read = self._writer.read
+        trials = read("SELECT t.trial_id, t.number, t.state, t.datetime_start, v.value, "
+                      "v.value_type FROM trials t LEFT JOIN trial_values v ON v.trial_id = "
+                      "t.trial_id AND v.objective = 0 WHERE t.study_id = ? ORDER BY t.number",
+                      (self.study_id,))
+        details: dict[int, Any] = {}
+        for trial_id, value in read(
+                "SELECT a.trial_id, a.value_json FROM trial_user_attributes a JOIN trials t ON "
+                "t.trial_id = a.trial_id WHERE t.study_id = ? AND a.key = ?",
+                (self.study_id, _RECORD_ATTR)):
+            details[trial_id] = json.loads(value)
+        intermediate: dict[int, list[tuple[int, float]]] = {}
+        for trial_id, step, value, kind in read(
+                "SELECT i.trial_id, i.step, i.intermediate_value, i.intermediate_value_type FROM "
+                "trial_intermediate_values i JOIN trials t ON t.trial_id = i.trial_id WHERE "
+                "t.study_id = ? ORDER BY i.step", (self.study_id,)):
+            intermediate.setdefault(trial_id, []).append((step, _number(value, kind)))
         out = []
-        for trial in self.storage.get_all_trials(self.study_id, deepcopy=False):
-            details = trial.user_attrs.get(_RECORD_ATTR, {})
-            self._trial_ids[trial.number] = trial._trial_id
-            state = TrialState(details["state"]) if "state" in details else (
-                TrialState.RUNNING if trial.state.name == "RUNNING" else TrialState.FAILED)
-            start = trial.datetime_start or datetime.datetime.now()
+        for trial_id, number, optuna_state, start, value, kind in trials:
+            detail = details.get(trial_id, {})
+            self._trial_ids[number] = trial_id
+            state = TrialState(detail["state"]) if "state" in detail else (
+                TrialState.RUNNING if optuna_state == "RUNNING" else TrialState.FAILED)
+            started = datetime.datetime.fromisoformat(start) if start else datetime.datetime.now()
             out.append(TrialRecord(
-                number=trial.number, arch=dict(details.get("arch", {})), state=state,
-                metric=trial.value if state is TrialState.COMPLETE else None,
-                metrics=dict(details.get("metrics") or {}),
-                intermediate=sorted(trial.intermediate_values.items()),
-                params=details.get("params"), duration_s=details.get("duration_s"),
-                error=details.get("error"), started_at=start.timestamp(),
+                number=number, arch=dict(detail.get("arch", {})), state=state,
+                metric=_number(value, kind) if state is TrialState.COMPLETE else None,
+                metrics=dict(detail.get("metrics") or {}),
+                intermediate=intermediate.get(trial_id, []),
+                params=detail.get("params"), duration_s=detail.get("duration_s"),
+                error=detail.get("error"), started_at=started.timestamp(),
             ))
         return out
 
@@ -252,7 +378,8 @@ class TrialStore:
     def close(self) -> None:
         try:
             self._writer.close()
-            self.storage.remove_session()
-            self.storage.engine.dispose()
+            if self._storage is not None:
+                self._storage.remove_session()
+                self._storage.engine.dispose()
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
