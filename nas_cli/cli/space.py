@@ -39,7 +39,7 @@ def space(
     for decision in found.decisions.values():
         names = decision.names
         shown = ", ".join(names[:6]) + (f", ... ({len(names)})" if len(names) > 6 else "")
-        when = f"{decision.parent[0]} in {decision.parent[1]}" if decision.parent else ""
+        when = decision.when_text()
         table.add_row(decision.label, decision.kind, str(len(names)), shown, when)
     out.print(table)
     if feasible is not None:

@@ -9,6 +9,7 @@ canonical when they hold exactly the active labels; index <-> architecture is a 
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,24 +18,44 @@ from typing import Any
 
 from torch import nn
 
+from nas_cli.distributions import Distribution
 from nas_cli.errors import ArchError, SpaceError
 from nas_cli.space._context import unfixed
-from nas_cli.space._mutables import InputChoice, LayerChoice, Repeat
+from nas_cli.space._mutables import Cell, InputChoice, LayerChoice, Repeat
 from nas_cli.space._mutator import Mutator
-from nas_cli.space._value import arch_values, choice_leaves, describe, same_value
+from nas_cli.space._value import arch_values, choice_leaves, contains_choice, describe, same_value
 from nas_cli.space._wrap import CHOICE_ARGS
+
+Condition = list[dict[str, list[Any]]]   # any of these conjunctions {label: values} holds
 
 
 @dataclass
 class Decision:
-    """One labelled decision: the values an architecture may record for it."""
+    """One labelled decision: the values an architecture may record for it.
+
+    `when` says when the decision is active: it is active when any of the conjunctions holds
+    (each maps labels to the values they must take); an empty list means always active.
+    """
 
     label: str
     kind: str
     candidates: list[Any]          # as an architecture records them
     names: list[str]               # human-readable, one per candidate
-    parent: tuple[str, list[Any]] | None = None  # active only when parent label takes one of these
+    when: Condition = field(default_factory=list)
     n_chosen: int | None = None    # InputChoice only
+    distribution: Distribution | None = None  # a continuous decision: no candidates, a range
+
+    @property
+    def continuous(self) -> bool:
+        return self.distribution is not None
+
+    @property
+    def parent(self) -> tuple[str, list[Any]] | None:
+        """`(label, values)` when the decision depends on exactly one other decision taking
+        one of `values`; None when it is always active (see `when` for the general case)."""
+        if len(self.when) == 1 and len(self.when[0]) == 1:
+            return next(iter(self.when[0].items()))
+        return None
 
     def index_of(self, value: Any) -> int:
         """Index of the candidate an architecture value stands for (ValueError if none)."""
@@ -47,108 +68,183 @@ class Decision:
                 return i
         raise ValueError(value)
 
+    def when_text(self) -> str:
+        """`op in ['a'] and depth in [2, 3]`, alternatives joined by `or` ('' if always)."""
+        return " or ".join(" and ".join(f"{label} in {values}" for label, values in conj.items())
+                           for conj in self.when)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "candidates": self.candidates}
         if self.names != [describe(c) for c in self.candidates]:
             out["names"] = self.names
-        if self.parent is not None:
-            out["when"] = {self.parent[0]: self.parent[1]}
+        if self.when:
+            out["when"] = self.when[0] if len(self.when) == 1 else self.when
         if self.n_chosen is not None or self.kind == "input":
             out["n_chosen"] = self.n_chosen
+        if self.distribution is not None:
+            out["distribution"] = self.distribution.to_json()
         return out
 
     @classmethod
     def from_json(cls, label: str, data: Mapping[str, Any]) -> Decision:
-        when = data.get("when")
-        parent = None if not when else next(iter(when.items()))
+        when = data.get("when") or []
+        when = [when] if isinstance(when, Mapping) else when
         names = data.get("names") or [describe(c) for c in data["candidates"]]
+        distribution = data.get("distribution")
         return cls(label, data["kind"], list(data["candidates"]), list(names),
-                   (parent[0], list(parent[1])) if parent else None, data.get("n_chosen"))
+                   [{k: list(v) for k, v in conj.items()} for conj in when], data.get("n_chosen"),
+                   None if distribution is None else Distribution.from_json(distribution))
+
+
+# A condition compiled to candidate indices: any of these conjunctions of
+# (position of a decision, indices it must take).
+_Compiled = list[tuple[tuple[int, frozenset[int]], ...]]
 
 
 @dataclass
 class SearchSpace:
     """The decisions of a model space (in a stable order) and its exact size.
 
+    A decision is active when its condition holds (it sits in a chosen LayerChoice candidate,
+    a Repeat block within the chosen depth, an op for the chosen Cell input); an architecture
+    holds exactly the active decisions. Counting is exact for any such conditions: a dynamic
+    program over the decisions in order, whose state is the values of the decisions that later
+    conditions still look at.
+
     >>> space = search_space(Net)
     >>> space.size, list(space.decisions)
     """
 
     decisions: dict[str, Decision]
-    _children: dict[tuple[str, Any], list[Decision]] = field(default_factory=dict, repr=False)
-    _sizes: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._children = {}
-        for decision in self.decisions.values():
-            if decision.parent is not None:
-                parent, values = decision.parent
+        self._order = _topological(self.decisions)
+        self._position = {d.label: i for i, d in enumerate(self._order)}
+        self._conditions = [self._compile(d) for d in self._order]
+        self._completions = self._count()
+        self.count = self._completions[0][()]  # architectures, continuous values aside
+        self.continuous = [d.label for d in self._order if d.continuous]
+        self.size: int | float = math.inf if self.continuous else self.count
+
+    def _compile(self, decision: Decision) -> _Compiled:
+        compiled = []
+        for conj in decision.when:
+            atoms = []
+            for label, values in conj.items():
+                if label not in self.decisions:
+                    raise SpaceError(f"label '{decision.label}' depends on unknown label '{label}'")
+                other = self.decisions[label]
+                indices = set()
                 for value in values:
-                    self._children.setdefault((parent, _key(value)), []).append(decision)
-        self._sizes = {}
-        self.roots = [d for d in self.decisions.values() if d.parent is None]
-        self.size = self._group_size(self.roots)
+                    try:
+                        indices.add(other.index_of(value))
+                    except ValueError:
+                        raise SpaceError(f"label '{decision.label}' depends on '{label}' taking "
+                                         f"{value!r}, which is not one of its candidates") from None
+                atoms.append((self._position[label], frozenset(indices)))
+            compiled.append(tuple(atoms))
+        return compiled
 
     # --- counting and indexing ----------------------------------------------------------------
-    def children(self, label: str, value: Any) -> list[Decision]:
-        return self._children.get((label, _key(value)), [])
+    def _count(self) -> list[dict[tuple[int, ...], int]]:
+        """completions[i][state]: how many ways decisions i.. can be completed, where `state`
+        holds the chosen indices (-1: inactive) of the earlier decisions still looked at."""
+        n = len(self._order)
+        last_use = [-1] * n
+        for i, compiled in enumerate(self._conditions):
+            for conj in compiled:
+                for position, _ in conj:
+                    last_use[position] = max(last_use[position], i)
+        self._live = live = [[]]  # live[i]: positions (< i) a condition at i or later reads
+        for i in range(n):
+            live.append([p for p in live[i] if last_use[p] > i] + ([i] if last_use[i] > i else []))
+        reachable: list[set[tuple[int, ...]]] = [{()}]
+        for i in range(n):
+            reachable.append({self._next(i, state, v) for state in reachable[i]
+                              for v in self._options(i, state)})
+        completions: list[dict[tuple[int, ...], int]] = [{} for _ in range(n)] + [{(): 1}]
+        for i in range(n - 1, -1, -1):
+            after = completions[i + 1]
+            completions[i] = {state: sum(after[self._next(i, state, v)]
+                                         for v in self._options(i, state))
+                              for state in reachable[i]}
+        return completions
 
-    def _decision_size(self, decision: Decision) -> int:
-        if decision.label not in self._sizes:
-            self._sizes[decision.label] = 0  # guards against a (malformed) cycle
-            self._sizes[decision.label] = sum(
-                self._group_size(self.children(decision.label, v)) for v in decision.candidates
-            )
-        return self._sizes[decision.label]
+    def _active(self, i: int, value_at: Callable[[int], int]) -> bool:
+        compiled = self._conditions[i]
+        return not compiled or any(all(value_at(p) in allowed for p, allowed in conj)
+                                   for conj in compiled)
 
-    def _group_size(self, group: Sequence[Decision]) -> int:
-        return math.prod(self._decision_size(d) for d in group)
+    def _options(self, i: int, state: tuple[int, ...]) -> range:
+        """Candidate indices of decision i in this state (range(-1, 0) when inactive)."""
+        live = self._live[i]
+        if self._active(i, lambda p: state[live.index(p)]):
+            return range(1 if self._order[i].continuous else len(self._order[i].candidates))
+        return range(-1, 0)
 
-    def decode(self, index: int) -> dict[str, Any]:
-        """The architecture with this index in [0, size): a bijection, so uniform indices give
-        uniformly sampled architectures and `range(size)` enumerates the space."""
-        if not 0 <= index < self.size:
-            raise IndexError(f"architecture index {index} outside [0, {self.size})")
+    def _next(self, i: int, state: tuple[int, ...], value: int) -> tuple[int, ...]:
+        values = dict(zip(self._live[i], state))
+        values[i] = value
+        return tuple(values[p] for p in self._live[i + 1])
+
+    def decode(self, index: int, rng: random.Random | None = None) -> dict[str, Any]:
+        """The architecture with this index in [0, count): a bijection, so uniform indices give
+        uniformly sampled architectures and `range(size)` enumerates the space. Continuous
+        decisions are drawn from `rng` (their range's middle without one)."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"architecture index {index} outside [0, {self.count})")
         arch: dict[str, Any] = {}
-        self._decode_group(self.roots, index, arch)
-        return self._ordered(arch)
-
-    def _decode_group(self, group: Sequence[Decision], index: int, arch: dict[str, Any]) -> None:
-        for decision in group:
-            size = self._decision_size(decision)
-            local, index = index % size, index // size
-            for value in decision.candidates:
-                children = self.children(decision.label, value)
-                width = self._group_size(children)
-                if local < width:
-                    arch[decision.label] = value
-                    self._decode_group(children, local, arch)
+        state: tuple[int, ...] = ()
+        for i, decision in enumerate(self._order):
+            for value in self._options(i, state):
+                following = self._next(i, state, value)
+                width = self._completions[i + 1][following]
+                if index < width:
+                    if value >= 0:
+                        arch[decision.label] = self._value(decision, value, rng)
+                    state = following
                     break
-                local -= width
-
-    def choose(self, pick: Callable[[Decision], int]) -> dict[str, Any]:
-        """The architecture made by walking the decision tree, asking `pick(decision)` for a
-        candidate index at each active decision (strategies sample their own way with it)."""
-        arch: dict[str, Any] = {}
-
-        def visit(group: Sequence[Decision]) -> None:
-            for decision in group:
-                arch[decision.label] = decision.candidates[pick(decision)]
-                visit(self.children(decision.label, arch[decision.label]))
-
-        visit(self.roots)
+                index -= width
         return self._ordered(arch)
+
+    @staticmethod
+    def _value(decision: Decision, index: int, rng: random.Random | None) -> Any:
+        if decision.distribution is None:
+            return decision.candidates[index]
+        return decision.distribution.sample(rng) if rng else decision.distribution.default()
+
+    def choose(self, pick: Callable[[Decision], Any]) -> dict[str, Any]:
+        """The architecture made by walking the decisions in order, asking `pick(decision)`
+        for a candidate index at each active one, or for the value itself at a continuous one
+        (strategies sample their own way with it)."""
+        chosen: dict[int, int] = {}
+        values: dict[int, Any] = {}
+        for i, decision in enumerate(self._order):
+            if self._active(i, lambda p: chosen.get(p, -1)):
+                picked = pick(decision)
+                if decision.distribution is not None:
+                    chosen[i], values[i] = 0, decision.distribution.snap(picked)
+                else:
+                    chosen[i] = picked
+        return self._from_indices(chosen, values)
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
-        """A uniformly random architecture."""
-        return self.decode(rng.randrange(self.size))
+        """A uniformly random architecture (continuous values drawn from their ranges)."""
+        return self.decode(rng.randrange(self.count), rng)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        """Every architecture once, in index order."""
-        return (self.decode(i) for i in range(self.size))
+        """Every architecture once, in index order (a finite space only)."""
+        self._require_finite("enumerating the space")
+        return (self.decode(i) for i in range(self.count))
 
     def __len__(self) -> int:
-        return self.size
+        self._require_finite("len()")
+        return self.count
+
+    def _require_finite(self, what: str) -> None:
+        if self.continuous:
+            raise SpaceError(f"{what} needs a finite space, but {', '.join(self.continuous)} "
+                             "take continuous values")
 
     # --- checking ------------------------------------------------------------------------------
     def validate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,91 +264,142 @@ class SearchSpace:
                 close = difflib.get_close_matches(str(label), list(self.decisions), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else f" (labels: {', '.join(self.decisions)})"
                 problems.append(f"unknown label '{label}'{hint}")
-        out: dict[str, Any] = {}
-
-        def visit(group: Sequence[Decision]) -> None:
-            for decision in group:
-                if decision.label not in arch:
-                    if fill is not None:
-                        value = fill.choice(decision.candidates)
-                    else:
-                        problems.append(f"missing label '{decision.label}' (candidates: {_preview(decision)})")
-                        continue
+        chosen: dict[int, int] = {}
+        values: dict[int, Any] = {}
+        for i, decision in enumerate(self._order):
+            if not self._active(i, lambda p: chosen.get(p, -1)):
+                continue
+            if decision.label not in arch:
+                if fill is not None:
+                    self._fill(i, decision, fill, chosen, values)
                 else:
-                    try:
-                        value = decision.candidates[decision.index_of(arch[decision.label])]
-                    except ValueError:
-                        if fill is not None and not strict:
-                            value = fill.choice(decision.candidates)
-                        else:
-                            problems.append(
-                                f"label '{decision.label}': {arch[decision.label]!r} is out of range "
-                                f"(candidates: {_preview(decision)})"
-                            )
-                            continue
-                out[decision.label] = value
-                visit(self.children(decision.label, value))
-
-        visit(self.roots)
+                    problems.append(f"missing label '{decision.label}' (candidates: {_preview(decision)})")
+                continue
+            try:
+                if decision.distribution is not None:
+                    chosen[i], values[i] = 0, decision.distribution.normalize(arch[decision.label])
+                else:
+                    chosen[i] = decision.index_of(arch[decision.label])
+            except ValueError:
+                if fill is not None and not strict:
+                    self._fill(i, decision, fill, chosen, values)
+                else:
+                    problems.append(f"label '{decision.label}': {arch[decision.label]!r} is out of "
+                                    f"range (candidates: {_preview(decision)})")
         if problems:
             raise ArchError("invalid architecture: " + "; ".join(problems))
-        return self._ordered(out)
+        return self._from_indices(chosen, values)
+
+    @staticmethod
+    def _fill(i: int, decision: Decision, rng: random.Random, chosen: dict[int, int],
+              values: dict[int, Any]) -> None:
+        if decision.distribution is not None:
+            chosen[i], values[i] = 0, decision.distribution.sample(rng)
+        else:
+            chosen[i] = rng.randrange(len(decision.candidates))
 
     def is_active(self, label: str, arch: Mapping[str, Any]) -> bool:
-        parent = self.decisions[label].parent
-        if parent is None:
-            return True
-        return parent[0] in arch and self.is_active(parent[0], arch) and any(
-            same_value(arch[parent[0]], v) for v in parent[1]
-        )
+        """Whether `label` is active in `arch` (whose own labels are taken as active)."""
+
+        def value_at(position: int) -> int:
+            decision = self._order[position]
+            try:
+                return decision.index_of(arch[decision.label]) if decision.label in arch else -1
+            except ValueError:
+                return -1
+
+        return self._active(self._position[label], value_at)
+
+    def _from_indices(self, chosen: Mapping[int, int],
+                      values: Mapping[int, Any] | None = None) -> dict[str, Any]:
+        values = values or {}
+        by_label = {self._order[i].label: values[i] if i in values else self._order[i].candidates[v]
+                    for i, v in chosen.items()}
+        return self._ordered(by_label)
 
     def _ordered(self, arch: dict[str, Any]) -> dict[str, Any]:
         return {label: arch[label] for label in self.decisions if label in arch}
 
     # --- presentation --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """`{"size": N, "labels": {label: {"kind", "candidates", ...}}}` (CONTRACT section 3)."""
-        return {"size": self.size, "labels": {k: d.to_json() for k, d in self.decisions.items()}}
+        """`{"size": N, "labels": {label: {"kind", "candidates", "when"?, ...}}}`."""
+        size = None if self.continuous else self.size  # JSON has no infinity
+        return {"size": size, "labels": {k: d.to_json() for k, d in self.decisions.items()}}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
         return cls({k: Decision.from_json(k, v) for k, v in data["labels"].items()})
 
     def __str__(self) -> str:
-        lines = [f"search space: {len(self.decisions)} decisions, {self.size:,} architectures"]
+        size = "infinitely many" if self.continuous else f"{self.size:,}"
+        lines = [f"search space: {len(self.decisions)} decisions, {size} architectures"]
         for d in self.decisions.values():
-            when = f"  (when {d.parent[0]} in {d.parent[1]})" if d.parent else ""
+            when = f"  (when {d.when_text()})" if d.when else ""
             lines.append(f"  {d.label} [{d.kind}]: {_preview(d)}{when}")
         return "\n".join(lines)
 
 
-def _key(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+def _topological(decisions: Mapping[str, Decision]) -> list[Decision]:
+    """The decisions in their order, each moved after the decisions its condition reads (a
+    label shared by mutables found later)."""
+    order: list[Decision] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def place(decision: Decision) -> None:
+        if decision.label in placed:
+            return
+        if decision.label in visiting:
+            raise SpaceError(f"label '{decision.label}' is nested inside a mutable that it "
+                             "contains itself (a cycle of shared labels); give them different labels")
+        visiting.add(decision.label)
+        for conj in decision.when:
+            for label in conj:
+                if label in decisions:
+                    place(decisions[label])
+        visiting.discard(decision.label)
+        placed.add(decision.label)
+        order.append(decision)
+
+    for decision in decisions.values():
+        place(decision)
+    return order
 
 
 def _preview(decision: Decision, limit: int = 8) -> str:
+    if decision.distribution is not None:
+        return decision.distribution.describe()
     shown = ", ".join(decision.names[:limit])
     more = f", ... ({len(decision.names)} in all)" if len(decision.names) > limit else ""
     return f"[{shown}{more}]"
 
 
+# --------------------------------------------------------------------------- discovery
+# While walking a built space, the condition of a mutable is the path of choices above it:
+# a tuple of (label, candidate indices it must take).
+_Path = tuple[tuple[str, frozenset[int]], ...]
+
+
 class _Recorder:
-    """Collects decisions while walking a built space; checks that shared labels agree."""
+    """Collects decisions and the paths they occur under; checks that shared labels agree."""
 
     def __init__(self) -> None:
         self.decisions: dict[str, Decision] = {}
-        self.conditions: dict[str, list[tuple[tuple[str, frozenset], ...]]] = {}
+        self.paths: dict[str, list[_Path]] = {}
 
     def add(self, label: str, kind: str, candidates: list[Any], names: list[str],
-            condition: tuple, n_chosen: int | None = None) -> None:
+            path: _Path, n_chosen: int | None = None,
+            distribution: Distribution | None = None) -> None:
         existing = self.decisions.get(label)
         if existing is None:
-            self.decisions[label] = Decision(label, kind, candidates, names, None, n_chosen)
-            self.conditions[label] = [condition]
+            self.decisions[label] = Decision(label, kind, candidates, names, [], n_chosen,
+                                             distribution)
+            self.paths[label] = [path]
             return
         same = len(existing.candidates) == len(candidates) and all(
             same_value(a, b) for a, b in zip(existing.candidates, candidates)
         ) and (existing.kind == "input") == (kind == "input") and existing.n_chosen == n_chosen
+        same = same and existing.distribution == distribution
         if kind == "layer" and existing.kind == "layer":
             same = same and existing.names == names
         if not same:
@@ -263,59 +410,137 @@ class _Recorder:
             )
         if kind == "repeat":
             existing.kind = "repeat"
-        self.conditions[label].append(condition)
+        self.paths[label].append(path)
 
     def finish(self) -> dict[str, Decision]:
-        for label, conditions in self.conditions.items():
-            self.decisions[label].parent = _merge(conditions)
+        sizes = {label: len(d.candidates) or 1 for label, d in self.decisions.items()}
+        full = {label: _simplify(paths, sizes) for label, paths in self.paths.items()}
+        for label, decision in self.decisions.items():
+            decision.when = [
+                {other: [self.decisions[other].candidates[i] for i in sorted(allowed)]
+                 for other, allowed in conj.items()}
+                for conj in _reduce(full[label], full)
+            ]
         return self.decisions
 
 
-def _merge(conditions: list[tuple]) -> tuple[str, list[Any]] | None:
-    """The parent condition of a label from the conditions of all its occurrences."""
-    if any(not c for c in conditions):
-        return None
-    # Only the immediate parent matters: the parent carries its own condition.
-    parent = conditions[0][-1][0]
-    if all(c[-1][0] == parent for c in conditions):
-        values: list[Any] = []
-        for c in conditions:
-            values.extend(v for v in c[-1][1] if v not in values)
-        return parent, values
-    return None  # occurrences under different parents: counted as always active
+def _simplify(paths: list[_Path], sizes: Mapping[str, int]) -> list[dict[str, frozenset[int]]]:
+    """The condition (any of the returned conjunctions) under which a label occurring under
+    these paths is active; [] means always. Drops choices that allow every candidate, paths
+    that contain another (a label used at two depths under one parent), and merges paths that
+    differ in one choice only."""
+    conjs: list[dict[str, frozenset[int]]] = []
+    for path in dict.fromkeys(paths):  # once each, in order
+        conj: dict[str, frozenset[int]] = {}
+        for label, allowed in path:
+            conj[label] = conj[label] & allowed if label in conj else allowed
+        if any(not allowed for allowed in conj.values()):
+            continue  # a block no depth reaches: never active here
+        conjs.append({k: v for k, v in conj.items() if len(v) < sizes[k]})
+    changed = True
+    while changed:
+        if any(not conj for conj in conjs):
+            return []
+        changed = False
+        for a, b in itertools.permutations(range(len(conjs)), 2):
+            first, second = conjs[a], conjs[b]
+            if all(k in second and second[k] <= v for k, v in first.items()):
+                del conjs[b]  # `first` holds whenever `second` does
+                changed = True
+                break
+            if first.keys() == second.keys():
+                differ = [k for k in first if first[k] != second[k]]
+                if len(differ) == 1:
+                    k = differ[0]
+                    merged = dict(first, **{k: first[k] | second[k]})
+                    if len(merged[k]) == sizes[k]:
+                        del merged[k]
+                    conjs[a] = merged
+                    del conjs[b]
+                    changed = True
+                    break
+    return conjs
 
 
-def _walk(module: nn.Module, condition: tuple, recorder: _Recorder) -> None:
+def _reduce(conjs: list[dict[str, frozenset[int]]],
+            full: Mapping[str, list[dict[str, frozenset[int]]]]) -> list[dict[str, frozenset[int]]]:
+    """Each conjunction without the choices that another of its choices implies (a choice
+    nested in a candidate implies the choices above it): `{op: [scaled]}`, not
+    `{depth: [2], op: [scaled]}`."""
+
+    def implied(label: str, allowed: frozenset[int], conj: Mapping[str, frozenset[int]]) -> bool:
+        for other in conj:
+            if other != label and full[other] and all(
+                    label in c and c[label] <= allowed for c in full[other]):
+                return True
+        return False
+
+    return [{k: v for k, v in conj.items() if not implied(k, v, conj)} for conj in conjs]
+
+
+def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
     if isinstance(module, LayerChoice):
         names = [str(n) if isinstance(n, str) else f"{n}: {type(m).__name__}"
                  for n, m in zip(module.names, module.candidates)]
-        recorder.add(module.label, "layer", list(module.names), names, condition)
-        for name, candidate in zip(module.names, module.candidates):
-            _walk(candidate, condition + ((module.label, (name,)),), recorder)
+        recorder.add(module.label, "layer", list(module.names), names, path)
+        for index, candidate in enumerate(module.candidates):
+            _walk(candidate, path + ((module.label, frozenset([index])),), recorder)
         return
     if isinstance(module, InputChoice):
         candidates = module.candidates()
-        recorder.add(module.label, "input", candidates, [str(c) for c in candidates], condition,
+        recorder.add(module.label, "input", candidates, [str(c) for c in candidates], path,
                      module.n_chosen)
         return
     if isinstance(module, Repeat):
         if module.label is not None:
             recorder.add(module.label, "repeat", list(module.depths),
-                         [str(d) for d in module.depths], condition)
+                         [str(d) for d in module.depths], path)
         for index, block in enumerate(module.blocks):
-            inner = condition
+            inner = path
             if module.label is not None:
-                deeper = tuple(d for d in module.depths if d > index)
-                inner = condition + ((module.label, deeper),)
+                deeper = frozenset(i for i, d in enumerate(module.depths) if d > index)
+                inner = path + ((module.label, deeper),)
             _walk(block, inner, recorder)
         return
+    if isinstance(module, Cell):
+        _walk_cell(module, path, recorder)
+        return
+    _record_values(module, path, recorder)
+    for child in module.children():
+        _walk(child, path, recorder)
+
+
+def _walk_cell(cell: Cell, path: _Path, recorder: _Recorder) -> None:
+    """A cell's inputs, then its ops; an op built for one input (a 3-argument factory) is
+    active only when the slot takes that input."""
+    for key, choice in cell.inputs.items():
+        _walk(choice, path, recorder)
+        per_input = cell.ops[key]
+        for source, op in enumerate(per_input):
+            inner = path
+            if len(per_input) > 1:
+                inner = path + ((choice.label, frozenset([choice.candidates().index([source])])),)
+            _walk(op, inner, recorder)
+    _record_values(cell, path, recorder)
+
+
+def _record_values(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
+    """The ValueChoices a module holds: its init arguments (a `nas_cli.nn` module or a
+    `@basic_unit`) and attributes it keeps (`self.repeats = nn.ValueChoice(...)`)."""
+    held = []
     choice_args = module.__dict__.get(CHOICE_ARGS)
     if choice_args is not None:
-        for leaf in choice_leaves(choice_args):
+        held.append(choice_args)
+    for name, value in module.__dict__.items():
+        if not name.startswith("_") and contains_choice(value):
+            held.append(value)
+    for leaf in choice_leaves(held):
+        distribution = getattr(leaf, "distribution", None)
+        if distribution is not None:  # a continuous choice: a range, no candidates
+            recorder.add(leaf.label, "value", [], [], path, distribution=distribution)
+        else:
             recorder.add(leaf.label, "value", arch_values(leaf.candidates),
-                         [describe(c) for c in leaf.candidates], condition)
-    for child in module.children():
-        _walk(child, condition, recorder)
+                         [describe(c) for c in leaf.candidates], path)
 
 
 _CACHE: dict[Any, SearchSpace] = {}

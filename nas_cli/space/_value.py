@@ -158,6 +158,14 @@ class ValueChoiceX:
     def __rpow__(self, o):
         return self._op(operator.pow, "**", o, True)
 
+    def __eq__(self, o):  # type: ignore[override]
+        return self._op(operator.eq, "==", o)
+
+    def __ne__(self, o):  # type: ignore[override]
+        return self._op(operator.ne, "!=", o)
+
+    __hash__ = object.__hash__  # identity: a choice is one object, whatever its value
+
     def __lt__(self, o):
         return self._op(operator.lt, "<", o)
 

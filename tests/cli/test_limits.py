@@ -12,13 +12,15 @@ from helpers.cli import run_new
 
 def test_raising_dying_and_slow_trials_fail_and_all_failing_exits_1(write_spec, tmp_path,
                                                                      exp_dir, platform, nas):
-    # grid without a seed goes in index order: trial 0 is hidden=4 (raises), trial 1 hidden=8
-    # (sleeps past the limit), trial 2 hidden=16 (its worker is killed)
+    # grid without a seed goes in index order (the last decision varies fastest): trial 0 is
+    # hidden=4 act=0 (raises), trial 1 hidden=4 act=1 (sleeps past the limit), trial 2
+    # hidden=8 act=0 (its worker is killed)
     spec = write_spec(
         tmp_path, strategy={"name": "grid", "seed": None}, trial_concurrency=2,
         max_trial_number=3, max_trial_duration="2s", training_service={"platform": platform},
-        evaluator={"kwargs": {"fail_when": {"hidden": 4}, "sleep": 60,
-                              "sleep_when": {"hidden": 8}, "kill_when": {"hidden": 16}}},
+        evaluator={"kwargs": {"fail_when": {"hidden": 4, "act": 0}, "sleep": 60,
+                              "sleep_when": {"hidden": 4, "act": 1},
+                              "kill_when": {"hidden": 8}}},
     )
     ran = run_new(exp_dir, spec)
     assert ran.code == 1

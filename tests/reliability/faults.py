@@ -58,9 +58,11 @@ class Faulty(nn.Module):
 
     def __init__(self, faults: list[str] | None = None, reps: int = 1):
         super().__init__()
-        self.tag = Tag(nn.ValueChoice(list(faults or FAULTS), label="fault"))
+        # `rep` first: index order (grid without a seed) is then fault by fault, as the
+        # later decisions vary slowest
         self.fc = nn.Linear(2, nn.ValueChoice(list(range(1, reps + 1)), label="rep")
                             if reps > 1 else 1)
+        self.tag = Tag(nn.ValueChoice(list(faults or FAULTS), label="fault"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.tag(x))

@@ -38,10 +38,10 @@ class Small(nn.Module):
     def __init__(self):
         super().__init__()
         width = nn.ValueChoice([4, 8, 16], label="width")
+        self.fc = nn.Linear(4, width)
+        self.act = nn.LayerChoice([nn.ReLU(), nn.Tanh(), nn.Sigmoid()], label="act")
         self.block = nn.LayerChoice({"skip": nn.Identity(), "linear": nn.Linear(4, 4)},
                                     label="block")
-        self.act = nn.LayerChoice([nn.ReLU(), nn.Tanh(), nn.Sigmoid()], label="act")
-        self.fc = nn.Linear(4, width)
 
     def forward(self, x):
         return self.fc(self.act(self.block(x)))
@@ -67,7 +67,7 @@ trial_concurrency: 2
 max_trial_number: 8
 '''
 
-FAILED_TRIAL = 5  # grid order: width slowest, then block, then act -> (4, linear, 2)
+FAILED_TRIAL = 5  # grid order: width slowest, then act, then block -> (4, 2, linear)
 
 
 @dataclass

@@ -81,7 +81,7 @@ def test_parallel_coordinates_name_every_choice(experiment):
     figure = re.search(r'Plotly.newPlot\(\s*"fig-parallel",\s*(\[.*?\]),\s*\{', page, re.S)
     (trace,) = json.loads(figure.group(1))
     axes = {d["label"]: d for d in trace["dimensions"]}
-    assert list(axes) == ["block", "act", "width", "score"]  # the space's order
+    assert list(axes) == ["width", "act", "block", "score"]  # the space's order
     assert axes["act"]["ticktext"] == ["0: ReLU", "1: Tanh", "2: Sigmoid"]
     assert axes["width"]["ticktext"] == ["4", "8", "16"]
     assert axes["width"]["tickvals"] == [0, 1, 2]

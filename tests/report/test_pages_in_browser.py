@@ -37,7 +37,7 @@ def test_report_page_draws_its_charts(browser, experiment, screenshots, tmp_path
 
     assert page.errors == []
     assert page.value, "the report's charts were not drawn"
-    assert page.value["parallelAxes"] == ["block", "act", "width", "score"]
+    assert page.value["parallelAxes"] == ["width", "act", "block", "score"]
     assert "2: Sigmoid" in page.value["parallelTicks"]
     top = [t for t in experiment.results()["trials"] if t.get("rank")][:5]
     assert page.value["curves"] == [f"trial {t['trial']} (#{t['rank']})" for t in top] + [

@@ -56,7 +56,7 @@ def test_mixed_space_decisions_and_conditions():
     space = search_space(Mixed)
     assert {k: (d.kind, d.parent) for k, d in space.decisions.items()} == {
         "depth": ("repeat", None),
-        "op0": ("layer", ("depth", [1, 2])),
+        "op0": ("layer", None),  # depth 1 and 2 both reach block 0
         "width0": ("value", ("op0", ["scaled"])),
         "inner0": ("layer", ("op0", ["inner"])),
         "op1": ("layer", ("depth", [2])),
@@ -225,15 +225,18 @@ class CellFactory(nn.Module):
         return self.cell(x)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known limitation: decisions inside ops built by a 3-argument Cell factory "
-    "f(node, op, input) depend on two choices (the op and the input); the decision tree has "
-    "one parent per decision, so they are counted for every input"))
 def test_cell_factory_decisions_depend_on_the_chosen_input():
+    """Decisions inside an op built for one input depend on two choices: the op and the input."""
     space = search_space(CellFactory)
     # node 1: input 0 only; op scaled (2 widths) or identity -> 3
     # node 2: input 0 or 1, then 3 the same way -> 6
-    assert space.size == 3 * 6
+    assert space.size == len(list(space)) == 3 * 6
+    width = space.decisions["c/op_2_0/1/valuechoice_1"]
+    assert width.when == [{"c/input_2_0": [[1]], "c/op_2_0": [0]}]
+    for arch in space:
+        assert ("c/op_2_0/1/valuechoice_1" in arch) == (
+            arch["c/input_2_0"] == [1] and arch["c/op_2_0"] == 0)
+        freeze(CellFactory, arch)
 
 
 class ChoiceOf(Mutator):

@@ -162,8 +162,12 @@ class NonJsonValues(nn.Module):
         return self.fc(x)
 
 
-def test_a_value_choice_passed_to_no_module_is_no_decision():
-    assert search_space(NonJsonValues).size == 1
+def test_a_value_choice_kept_as_an_attribute_is_a_decision():
+    """NNI discovers a ValueChoice a module keeps (and uses in forward); so do we."""
+    space = search_space(NonJsonValues)
+    assert summary(space) == {"act": ("value", [0, 1])}  # classes are not JSON: indices
+    assert freeze(NonJsonValues, {"act": 1}).act is torch.nn.GELU
+    assert freeze(NonJsonValues, {"act": 0}).act is torch.nn.ReLU
 
 
 @basic_unit
@@ -289,7 +293,7 @@ def test_repeat_with_a_range_depth_and_factory_gives_each_copy_its_own_decision(
         "op0": ("layer", [0, 1]), "op1": ("layer", [0, 1]), "op2": ("layer", [0, 1]),
     }
     assert parents(space) == {
-        "body": None, "op0": ("body", [1, 2, 3]), "op1": ("body", [2, 3]), "op2": ("body", [3]),
+        "body": None, "op0": None, "op1": ("body", [2, 3]), "op2": ("body", [3]),
     }
     assert space.size == 2 + 2**2 + 2**3
 
