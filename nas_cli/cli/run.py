@@ -47,7 +47,8 @@ def _summary(run, quiet: bool) -> None:
 
             table = Table(title=f"best architectures ({run.spec.objective.metric}, "
                                 f"{run.spec.objective.mode})", title_justify="left")
-            for column in ("rank", "trial", run.spec.objective.metric, "params", "time"):
+            time_column = "virtual time" if run.virtual else "time"
+            for column in ("rank", "trial", run.spec.objective.metric, "params", time_column):
                 table.add_column(column, justify="right")
             table.add_column("architecture")
             for position, r in enumerate(ranked, 1):

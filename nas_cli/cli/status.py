@@ -62,7 +62,9 @@ def status(
               markup=False)
     out.print(f"trials: {summary['finished']}/{summary['max_trial_number']} finished "
               f"({counts or 'none yet'}); space {summary['space_size'] or 0:,} architectures, "
-              f"strategy {summary['strategy']}, elapsed {summary['elapsed_s'] or 0:.0f}s", markup=False)
+              f"strategy {summary['strategy']}, elapsed {summary['elapsed_s'] or 0:.0f}s"
+              + (" (virtual: a simulated cluster)" if summary["clock"] == "virtual" else ""),
+              markup=False)
     if summary.get("stop_reason"):
         out.print(f"stopped because: {summary['stop_reason']}", markup=False)
     if summary["best"]:

@@ -76,6 +76,7 @@ def trial(
     if result.failed:
         sys.stderr.write(result.traceback or "")
         abort(f"trial failed: {result.error}", EXIT_FAILED)
-    out.print(f"{metric}={fmt_metric(result.metrics.get(metric))}  params={result.params:,}  "
+    params = "-" if result.params is None else f"{result.params:,}"
+    out.print(f"{metric}={fmt_metric(result.metrics.get(metric))}  params={params}  "
               f"time={result.duration_s:.1f}s", markup=False)
     out.print(f"metrics: {json.dumps(result.metrics)}", markup=False)

@@ -1,12 +1,13 @@
 """Where trials run: the backend interface and its implementations.
 
-| platform | backend      | what                                                 |
-|----------|--------------|------------------------------------------------------|
-| local    | LocalBackend | warm worker processes on this machine                |
-| ray      | RayBackend   | warm Ray actors, on a private local Ray or a cluster |
+| platform  | backend          | what                                                 |
+|-----------|------------------|------------------------------------------------------|
+| local     | LocalBackend     | warm worker processes on this machine                |
+| ray       | RayBackend       | warm Ray actors, on a private local Ray or a cluster |
+| simulated | SimulatedBackend | a table replayed by N workers on a virtual clock     |
 
-`local_backend(spec)` and `ray_backend(spec)` build them from a spec's `trial_concurrency`,
-`trial_gpu_number` and `training_service`.
+`local_backend(spec)`, `ray_backend(spec)` and `simulated_backend(spec)` build them from a
+spec's `trial_concurrency`, `trial_gpu_number` and `training_service`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nas_cli.execution._base import Backend, Event, Finished, Intermediate
 from nas_cli.execution._gpu import GpuSlots, trial_gpus
 from nas_cli.execution._local import LocalBackend
 from nas_cli.execution._ray import RayBackend, ray_gpus_per_trial
+from nas_cli.execution._simulated import SimulatedBackend
 from nas_cli.execution._trial import TrialPayload, execute, short_error
 from nas_cli.trials import TrialOutcome
 
@@ -24,8 +26,8 @@ if TYPE_CHECKING:
     from nas_cli.spec import ExperimentSpec
 
 __all__ = ["Backend", "Event", "Finished", "GpuSlots", "Intermediate", "LocalBackend",
-           "RayBackend", "TrialOutcome", "TrialPayload", "execute", "local_backend", "ray_backend",
-           "short_error"]
+           "RayBackend", "SimulatedBackend", "TrialOutcome", "TrialPayload", "execute",
+           "local_backend", "ray_backend", "short_error", "simulated_backend"]
 
 
 def local_backend(spec: ExperimentSpec) -> LocalBackend:
@@ -60,4 +62,15 @@ def ray_backend(spec: ExperimentSpec) -> RayBackend:
         gpus_per_trial=ray_gpus_per_trial(spec.trial_gpu_number,
                                           service.max_trial_number_per_gpu),
         local_gpus=local_gpus,
+    )
+
+
+def simulated_backend(spec: ExperimentSpec) -> SimulatedBackend:
+    """The simulated cluster of a spec (`training_service.platform: simulated`)."""
+    service = spec.training_service
+    return SimulatedBackend(
+        spec.trial_concurrency, trial_seconds=service.trial_seconds,
+        time_noise=service.time_noise, stragglers=service.stragglers,
+        straggler_factor=service.straggler_factor, failure_rate=service.failure_rate,
+        seed=service.seed, intermediate=spec.early_stopping is not None,
     )

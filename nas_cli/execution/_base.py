@@ -5,6 +5,7 @@ The engine submits trials and waits for events; a backend never touches the stor
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,11 @@ class Backend(ABC):
     """Runs trials somewhere. One backend per experiment run."""
 
     capacity: int  # how many trials may run at once
+    virtual = False  # True: time is simulated (see `clock`) and trials need no folder
+
+    def clock(self) -> float:
+        """The time trials run on, in seconds: the wall clock, or a simulation's."""
+        return time.time()
 
     def prepare(self) -> None:
         """Optionally start workers early, before the payload exists (they warm up)."""
@@ -63,6 +69,12 @@ class Backend(ABC):
     @abstractmethod
     def cancel(self, number: int, state: TrialState, reason: str) -> None:
         """Stop a running trial; it ends with `state` (pruned, interrupted) and `reason`."""
+
+    def prune(self, number: int, trial_dir: Path, reason: str) -> None:
+        """Early stopping: ask a running trial to stop at its next intermediate report."""
+        from nas_cli.execution._trial import PRUNE_FLAG
+
+        (trial_dir / PRUNE_FLAG).touch()
 
     @abstractmethod
     def events(self, timeout: float) -> list[Event]:

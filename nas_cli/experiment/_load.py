@@ -12,7 +12,7 @@ from typing import Any
 from nas_cli._imports import import_ref
 from nas_cli.errors import NasError, SpaceError, SpecError
 from nas_cli.spec import ExperimentSpec
-from nas_cli.spec._models import FunctionEvaluatorSpec
+from nas_cli.spec._models import FunctionEvaluatorSpec, TableEvaluatorSpec
 
 
 def _user_frame(exc: BaseException) -> str:
@@ -92,11 +92,22 @@ def load_space(spec: ExperimentSpec) -> tuple[type, list[Any]]:
     return model_class, mutators
 
 
-def load_evaluator(spec: ExperimentSpec) -> Any:
+def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
+    """The spec's evaluator; a table evaluator reads its table and checks it against `space`."""
     from nas_cli.evaluator._function import FunctionEvaluator, check_signature
     from nas_cli.evaluator._training import TrainingEvaluator
 
     config = spec.evaluator
+    if isinstance(config, TableEvaluatorSpec):
+        from nas_cli.evaluator._table import TableEvaluator, read_table
+        from nas_cli.space import search_space
+        from nas_cli.spec import resolve_path
+
+        if space is None:
+            model_class, mutators = load_space(spec)
+            space = search_space(model_class, spec.model_space.init_kwargs, mutators)
+        return TableEvaluator(read_table(resolve_path(spec, config.path), space,
+                                         spec.objective.metric, config.sqlite_table))
     if isinstance(config, FunctionEvaluatorSpec):
         function = load_attr(config.function, spec.base_dir, "evaluator.function")
         if not callable(function):
@@ -116,7 +127,7 @@ def build_payload(spec: ExperimentSpec, device: str = "cpu"):
 
     model_class, mutators = load_space(spec)
     space = search_space(model_class, spec.model_space.init_kwargs, mutators)
-    evaluator = load_evaluator(spec)
+    evaluator = load_evaluator(spec, space)
     payload = TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators, evaluator,
                            spec.objective.metric, device)
     return payload, space

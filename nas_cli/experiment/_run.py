@@ -18,7 +18,6 @@ from nas_cli import store as st
 from nas_cli._files import atomic_write_text
 from nas_cli.errors import ExperimentError, NasError, StoreError
 from nas_cli.execution import Backend, Finished, Intermediate
-from nas_cli.execution._trial import PRUNE_FLAG
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
 from nas_cli.experiment._load import build_payload, pickle_payload
@@ -64,6 +63,10 @@ class Run:
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
     early_stopping: Any = None
     constraints: Any = None
+    # The time trials run on: the wall clock, or a simulated backend's virtual clock (then
+    # elapsed time, durations and the time limit are virtual, and results.json says so).
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    virtual: bool = False
     # Kept up to date as trials start and end, so each trial costs the same at 100,000 trials
     # as at 10 (no rescan of every record).
     _running: dict[int, TrialRecord] = field(default_factory=dict, repr=False)
@@ -133,7 +136,7 @@ class Run:
                 self._best = record
 
     def elapsed(self) -> float:
-        return self.elapsed_before + time.time() - self.started
+        return self.elapsed_before + self.clock() - self.started
 
     def score(self, record: TrialRecord) -> float | None:
         if record.state is not TrialState.COMPLETE or record.metric is None:
@@ -145,11 +148,14 @@ class Run:
 
 
 def default_backend(spec: ExperimentSpec) -> Backend:
-    """The spec's training service: a Ray cluster, or the local pool (GPU slots included)."""
-    from nas_cli.execution import local_backend, ray_backend
+    """The spec's training service: a Ray cluster, a simulated one, or the local pool (GPU
+    slots included)."""
+    from nas_cli.execution import local_backend, ray_backend, simulated_backend
 
     if spec.training_service.platform == "ray":
         return ray_backend(spec)
+    if spec.training_service.platform == "simulated":
+        return simulated_backend(spec)
     return local_backend(spec)
 
 
@@ -257,14 +263,18 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     backend.start(payload_bytes)  # workers boot (import torch) while the store is prepared
     try:
         store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
-                              direction=spec.objective.mode, create=not resume)
+                              direction=spec.objective.mode, create=not resume,
+                              group_s=_GROUP_COMMIT_S if backend.virtual else 0.0)
         strategy, requeue = _prepare(run, space, payload, store, resume)
     except BaseException:
         backend.shutdown()
         raise
     atomic_write_text(run.path / st.PID, f"{os.getpid()}\n")
     _stop_file(run).unlink(missing_ok=True)
-    run.status, run.started = "running", time.time()
+    run.clock, run.virtual = backend.clock, backend.virtual
+    if run.virtual and spec.max_experiment_duration:  # the clock stops at the time limit
+        backend.horizon = spec.max_experiment_duration - run.elapsed_before
+    run.status, run.started = "running", run.clock()
     _write_results(run)
     run.listener.started(run)
     failure: BaseException | None = None
@@ -363,10 +373,11 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
                 run.reruns[rerun_of] = number
                 _save_reruns(run, store)
                 run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
-            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=time.time())
+            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=run.clock())
             run.add(record)
             trial_dir = run.path / "trials" / str(number)
-            trial_dir.mkdir(parents=True, exist_ok=True)
+            if not run.virtual:  # a simulated trial writes no files
+                trial_dir.mkdir(parents=True, exist_ok=True)
             backend.submit(number, arch, trial_dir, spec.max_trial_duration)
             run.listener.trial_started(run, record)
         if not run.running_count:
@@ -376,7 +387,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
         _drain(run, strategy, backend, store)
         if run.results_dirty:
             _write_results(run, soon=True)
-        now = time.time()
+        now = run.clock()
         for number, (deadline, reason) in list(run.pruning.items()):
             if now > deadline and run.records[number].state is TrialState.RUNNING:
                 backend.cancel(number, TrialState.PRUNED, reason)
@@ -393,6 +404,7 @@ def _save_reruns(run: Run, store: Any) -> None:
 
 
 _FEASIBLE_TRIES = 1000
+_GROUP_COMMIT_S = 0.2  # simulated runs commit study.db in groups (thousands of trials a second)
 _PRUNE_GRACE_S = 10.0
 
 
@@ -410,13 +422,14 @@ def _propose(run: Run, strategy: Any) -> dict[str, Any] | None:
     return None
 
 
-def _maybe_prune(run: Run, record: TrialRecord, step: int, value: float) -> None:
+def _maybe_prune(run: Run, backend: Backend, record: TrialRecord, step: int,
+                 value: float) -> None:
     if run.early_stopping is None or record.number in run.pruning:
         return
     if run.early_stopping.should_stop(record.number):
         reason = f"pruned at step {step} ({run.spec.objective.metric}={value:.4g})"
-        (run.path / "trials" / str(record.number) / PRUNE_FLAG).touch()
-        run.pruning[record.number] = (time.time() + _PRUNE_GRACE_S, reason)
+        run.pruning[record.number] = (run.clock() + _PRUNE_GRACE_S, reason)
+        backend.prune(record.number, run.path / "trials" / str(record.number), reason)
 
 
 def _failing_from_start(run: Run) -> bool:
@@ -437,7 +450,7 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
                 record.intermediate.append((event.step, event.value))
                 store.report(record.number, event.step, event.value)
                 run.listener.trial_intermediate(run, record, event.step, event.value)
-                _maybe_prune(run, record, event.step, event.value)
+                _maybe_prune(run, backend, record, event.step, event.value)
             elif isinstance(event, Finished):
                 _finish(run, record, event, strategy, store)
         if not wait_all or not run.running_count or time.time() > deadline:
@@ -448,7 +461,7 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     outcome = event.outcome
     record.duration_s = outcome.duration_s
     if record.duration_s is None:  # ended from outside: the time since it started
-        record.duration_s = time.time() - (record.started_at or time.time())
+        record.duration_s = run.clock() - (record.started_at or run.clock())
     record.params = outcome.params
     record.metrics = dict(outcome.metrics)
     reported = {step for step, _ in record.intermediate}
@@ -476,7 +489,7 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
     for record in run.running:
         record.state = TrialState.INTERRUPTED
         record.error = f"{why} while running; `nas resume` reruns it"
-        record.duration_s = time.time() - (record.started_at or time.time())
+        record.duration_s = run.clock() - (record.started_at or run.clock())
         run.settle(record)
         try:
             store.finish(record)
@@ -514,5 +527,7 @@ def _write_results_now(run: Run) -> None:
                "max_trial_number": spec.max_trial_number, "target_trials": run.target,
                "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
                "space_size": run.space_size, "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
-               "stop_reason": run.stop_reason},
+               "stop_reason": run.stop_reason,
+               # simulated backends: elapsed_s and every duration_s are in virtual seconds
+               "clock": "virtual" if run.virtual else "wall"},
     )

@@ -81,6 +81,8 @@ class _View:
         for record in self.records:
             labels += [label for label in record.arch if label not in labels]
         self.labels = labels
+        # a simulated run's times are virtual seconds
+        self.clock_note = " (virtual)" if data.get("clock") == "virtual" else ""
 
     # --- text --------------------------------------------------------------------------------
     def choice(self, label: str, value: Any) -> str:
@@ -113,7 +115,7 @@ class _View:
             ("strategy", data.get("strategy") or "-"),
             ("space", f"{data['space_size']:,} architectures"
                       if isinstance(data.get("space_size"), int) else "-"),
-            ("elapsed", _duration(data.get("elapsed_s"))),
+            ("elapsed", _duration(data.get("elapsed_s")) + self.clock_note),
         ]
         if data.get("stop_reason"):
             facts.append(("stopped because", data["stop_reason"]))
@@ -266,7 +268,8 @@ class _View:
         for record in rows:
             extra += [m for m in record.metrics if m != self.metric and m not in extra]
         extra = extra[:4]
-        head = ["rank", "trial", self.metric, *extra, "params", "time", "architecture"]
+        head = ["rank", "trial", self.metric, *extra, "params", "time" + self.clock_note,
+                "architecture"]
         body = []
         for record in rows:
             cells = [str(self.ranks[record.number]), str(record.number), _fmt(record.metric),

@@ -24,7 +24,8 @@ def status_json(info: ExperimentInfo, top: int = 5) -> dict[str, Any]:
         "max_trial_number": data.get("max_trial_number"),
         "trials": {state.value: counts.get(state.value, 0) for state in TrialState},
         "finished": sum(1 for r in records if r.state.is_finished),
-        "elapsed_s": data.get("elapsed_s"), "stop_reason": data.get("stop_reason"),
+        "elapsed_s": data.get("elapsed_s"), "clock": data.get("clock", "wall"),
+        "stop_reason": data.get("stop_reason"),
         "best": [{"rank": i + 1, "trial": r.number, "metric": r.metric, "arch": r.arch,
                   "params": r.params} for i, r in enumerate(best[:top])],
         "failures": [{"trial": r.number, "error": r.error} for r in records

@@ -205,8 +205,29 @@ class FunctionEvaluatorSpec(_Section):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
+def _table_file(value: str, info: ValidationInfo) -> str:
+    """A table must exist (relative to the spec's folder) and be a format the evaluator reads."""
+    from nas_cli.evaluator._table import SUFFIXES
+
+    if Path(value).suffix.lower() not in SUFFIXES:
+        raise ValueError(f"must be a .csv, .json, .sqlite or .db table, got {show(value)}")
+    base_dir = (info.context or {}).get("base_dir")
+    if base_dir is not None and not resolve_under(base_dir, value).is_file():
+        raise ValueError(f"file not found: {resolve_under(base_dir, value)}")
+    return value
+
+
+class TableEvaluatorSpec(_Section):
+    """table: a trial is a look-up in a table of results measured beforehand."""
+
+    type: Literal["table"]
+    path: Annotated[str, AfterValidator(_table_file)]
+    sqlite_table: str | None = None
+
+
 EvaluatorSpec = Annotated[
-    Union[TrainingEvaluatorSpec, FunctionEvaluatorSpec], Field(discriminator="type")
+    Union[TrainingEvaluatorSpec, FunctionEvaluatorSpec, TableEvaluatorSpec],
+    Field(discriminator="type"),
 ]
 
 
@@ -233,12 +254,33 @@ class ObjectiveSpec(_Section):
 
 
 class TrainingServiceSpec(_Section):
-    platform: Literal["local", "ray"] = "local"
+    platform: Literal["local", "ray", "simulated"] = "local"
     address: str | None = None
     gpu_indices: list[int] | None = None
     max_trial_number_per_gpu: int = Field(1, gt=0)
     use_active_gpu: bool = True
     cpus_per_trial: float | None = Field(None, gt=0)
+    # simulated: a cluster of `workers` on a virtual clock, over a table evaluator
+    workers: int | None = Field(None, gt=0)
+    trial_seconds: float = Field(1.0, gt=0)         # a trial's time where the table has none
+    time_noise: float = Field(0.0, ge=0)            # trial times x exp(time_noise * N(0, 1))
+    stragglers: float = Field(0.0, ge=0, le=1)      # the share of trials that straggle...
+    straggler_factor: float = Field(4.0, ge=1)      # ...taking this many times longer
+    failure_rate: float = Field(0.0, ge=0, le=1)    # the share of trials lost part-way
+    seed: int | None = None                         # the simulation's draws (default 0)
+
+    @model_validator(mode="after")
+    def _simulated_keys(self) -> TrainingServiceSpec:
+        if self.platform != "simulated":
+            given = [k for k in SIMULATED_KEYS  # (a written-back spec holds the defaults)
+                     if getattr(self, k) != type(self).model_fields[k].default]
+            if given:
+                raise key_error(given[0], f"only applies to platform simulated, not {self.platform}")
+        return self
+
+
+SIMULATED_KEYS = ("workers", "trial_seconds", "time_noise", "stragglers", "straggler_factor",
+                  "failure_rate", "seed")
 
 
 class EarlyStoppingSpec(BaseModel):
@@ -304,8 +346,27 @@ class ExperimentSpec(_Section):
         return objective
 
     @model_validator(mode="after")
+    def _simulated_on_a_table(self) -> ExperimentSpec:
+        service = self.training_service
+        if service.platform != "simulated":
+            return self
+        if self.evaluator.type != "table":
+            raise key_error("training_service", "platform simulated replays a table: set "
+                            "evaluator.type: table (with evaluator.path: FILE)")
+        if service.workers is not None:
+            if "trial_concurrency" in self.model_fields_set and \
+                    self.trial_concurrency != service.workers:
+                raise key_error("trial_concurrency", f"is {self.trial_concurrency} but "
+                                f"training_service.workers is {service.workers}: give one")
+            self.trial_concurrency = service.workers
+        return self
+
+    @model_validator(mode="after")
     def _default_objective(self) -> ExperimentSpec:
         if self.objective is None:
+            if self.evaluator.type == "table":
+                raise key_error("objective", "is required with a table evaluator: the metric "
+                                "column to optimize, e.g. {metric: val_acc}")
             if self.evaluator.type == "classification":
                 self.objective = ObjectiveSpec(metric="val_acc", mode="maximize")
             elif self.evaluator.type == "regression":

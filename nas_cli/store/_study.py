@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def _check_readable(path: Path) -> None:
 
 
 def _now() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+    """What Optuna's RDB storage writes: '2026-01-02 03:04:05.678901'."""
+    return datetime.datetime.now().isoformat(" ", "microseconds")
 
 
 def categorical_json(choices: tuple[Any, ...]) -> str:
@@ -130,8 +132,12 @@ class _Writer:
     what this writes with Optuna.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, group_s: float = 0.0):
         self.path = path
+        # > 0: writes share one transaction, committed once it is this many seconds old (or
+        # on `commit()`): a simulated run writes thousands of trials a second
+        self.group_s = group_s
+        self._opened = 0.0
         try:
             self.conn = sqlite3.connect(path, timeout=30, isolation_level=None,
                                         check_same_thread=False)
@@ -216,25 +222,41 @@ class _Writer:
     def _transaction(self):
         try:
             cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            if not self.conn.in_transaction:
+                cur.execute("BEGIN IMMEDIATE")
+                self._opened = time.monotonic()
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                cur.execute("ROLLBACK")  # with grouped writes, the group's too
                 raise
-            cur.execute("COMMIT")
+            if time.monotonic() - self._opened >= self.group_s:
+                cur.execute("COMMIT")
         except sqlite3.Error as exc:  # a full disk, a locked or damaged file
             raise StoreError(f"cannot write {self.path}: {exc}") from None
 
+    def commit(self) -> None:
+        """Commit grouped writes (before another connection reads the file)."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write {self.path}: {exc}") from None
+
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.commit()
+        finally:
+            self.conn.close()
 
 
 class TrialStore:
     """Writes and reads one experiment's trials in its Optuna study."""
 
     def __init__(self, path: Path, *, study_name: str, direction: str | None = None,
-                 create: bool = False):
+                 create: bool = False, group_s: float = 0.0):
+        """`group_s` > 0 commits trial writes in groups at most that many seconds apart (a
+        simulated run; a killed driver then loses at most that much)."""
         self.path = Path(path)
         self.study_name = study_name
         add_study = False
@@ -244,7 +266,7 @@ class TrialStore:
             raise StoreError(f"{self.path} not found: the experiment has no trial store")
         else:
             _check_readable(self.path)
-        self._writer = _Writer(self.path)
+        self._writer = _Writer(self.path, group_s)
         try:
             if add_study:
                 self._writer.create_study(study_name, direction)
@@ -258,6 +280,7 @@ class TrialStore:
         self._study: Any = None
         self._trial_ids: dict[int, int] = {}
         self._choices: dict[str, tuple[Any, ...]] = {}
+        self._indexes: dict[str, dict[tuple[type, Any], int]] = {}
         self._distributions: dict[str, str] = {}
 
     # --- Optuna's view, opened on demand (its pruners read the study through it) -------------
@@ -294,6 +317,8 @@ class TrialStore:
         """Stores the discovered space; it defines how params are encoded."""
         self.set_meta("nas:space", space_json)
         self._choices = {k: param_choices(v["candidates"]) for k, v in space_json["labels"].items()}
+        self._indexes = {k: {(type(c), c): i for i, c in enumerate(choices)}
+                         for k, choices in self._choices.items()}
         self._distributions = {k: categorical_json(c) for k, c in self._choices.items()}
 
     # --- trials ------------------------------------------------------------------------------
@@ -302,8 +327,7 @@ class TrialStore:
         params = []
         for label, value in arch.items():
             stored = value if _scalar(value) else json.dumps(value)
-            index = next(i for i, c in enumerate(self._choices[label])
-                         if c == stored and type(c) is type(stored))
+            index = self._indexes[label][type(stored), stored]
             params.append((label, float(index), self._distributions[label]))
         with self._errors():
             trial_id, number = self._writer.start(params, {_RECORD_ATTR: {"arch": arch}})
@@ -316,6 +340,7 @@ class TrialStore:
 
     def frozen_trial(self, number: int) -> Any:
         """Optuna's view of a trial (for pruners)."""
+        self._writer.commit()  # Optuna reads through a connection of its own
         return self.storage.get_trial(self._trial_ids[number])
 
     def finish(self, record: TrialRecord) -> None:

@@ -1,7 +1,9 @@
 """One conformance suite for every execution backend, driven through the `Backend` interface.
 
 Each backend starts once per module (a local Ray too) and runs trials of the `Behaviors` space,
-whose `do` choice says what a trial does: complete, stream, raise, sleep, exit, kill.
+whose `do` choice says what a trial does: complete, stream, raise, sleep, exit, kill. The
+simulated backend replays a table of the same space (ok: 1 virtual second, sleep: a minute);
+it runs the tests that do not need a process (raising, dying, files, wall-clock gaps).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from nas_cli.execution import (
     Intermediate,
     LocalBackend,
     RayBackend,
+    SimulatedBackend,
     TrialPayload,
 )
 from nas_cli.trials import TrialState
 
 BACKENDS = ["local", "ray"]
+PROCESS_FREE = "simulated"  # runs no user code: no tracebacks, worker deaths, files or params
 
 
 def _load_behaviors() -> Any:
@@ -48,6 +52,16 @@ def _load_behaviors() -> Any:
 
 behaviors = _load_behaviors()
 _numbers = itertools.count(1)
+
+
+def table_payload() -> bytes:
+    """The Behaviors space with a table evaluator: `ok` takes 1 s, `sleep` a minute."""
+    from nas_cli.evaluator._table import Table, TableEvaluator, TableRow
+
+    rows = [TableRow(behaviors.arch("ok"), {"default": 1.0}, 1.0),
+            TableRow(behaviors.arch("sleep"), {"default": 1.0}, 60.0)]
+    evaluator = TableEvaluator(Table(Path("behaviors.csv"), rows, ["default"]))
+    return cloudpickle.dumps(TrialPayload(behaviors.Behaviors, {}, [], evaluator, "default"))
 
 
 def payload(record: Path | None = None) -> bytes:
@@ -77,14 +91,16 @@ def make_backend(kind: str, request: pytest.FixtureRequest, concurrency: int = 2
     if kind == "ray":
         request.getfixturevalue("local_ray")
         return RayBackend(concurrency, **options)
+    if kind == PROCESS_FREE:
+        return SimulatedBackend(concurrency, **options)
     return LocalBackend(concurrency, **options)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=[*BACKENDS, PROCESS_FREE])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """A started backend with two workers, shared by the module's tests of that kind."""
     started = make_backend(request.param, request)
-    started.start(payload())
+    started.start(table_payload() if started.virtual else payload())
     yield started
     started.shutdown()
     started.shutdown()  # idempotent
@@ -117,17 +133,27 @@ def wait_for(backend: Backend, numbers: list[int], limit: float = 60
     return finished, intermediate
 
 
+def runs_user_code(backend: Backend) -> None:
+    """Skip on the simulated backend: a look-up cannot raise, die, sleep or write files."""
+    if backend.virtual:
+        pytest.skip("the simulated backend runs no user code")
+
+
 def test_a_trial_completes_with_metrics(backend: Backend, tmp_path: Path) -> None:
     number = submit(backend, tmp_path, "ok")
     event = wait_for(backend, [number])[0][number]
     assert (event.state, event.reason) == (TrialState.COMPLETE, None)
     assert event.outcome.metrics["default"] == 1.0
+    if backend.virtual:  # a look-up builds no model and writes no file
+        assert (event.outcome.params, event.outcome.duration_s) == (None, 1.0)
+        return
     assert event.outcome.params == 2 + 1
     assert (tmp_path / str(number) / "metrics.json").is_file()
 
 
 def test_intermediate_results_stream_while_the_trial_runs(backend: Backend,
                                                           tmp_path: Path) -> None:
+    runs_user_code(backend)
     number = submit(backend, tmp_path, "stream")
     finished, intermediate = [], []
     deadline = time.monotonic() + 60
@@ -143,6 +169,7 @@ def test_intermediate_results_stream_while_the_trial_runs(backend: Backend,
 
 
 def test_a_raising_trial_fails_with_its_reason(backend: Backend, tmp_path: Path) -> None:
+    runs_user_code(backend)
     number = submit(backend, tmp_path, "raise")
     event = wait_for(backend, [number])[0][number]
     assert event.state is TrialState.FAILED
@@ -160,6 +187,7 @@ def test_a_trial_past_its_time_limit_fails(backend: Backend, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("do", ["exit", "kill"])
 def test_a_dying_worker_fails_only_its_trial(backend: Backend, tmp_path: Path, do: str) -> None:
+    runs_user_code(backend)
     dying, other = submit(backend, tmp_path, do), submit(backend, tmp_path, "ok")
     finished = wait_for(backend, [dying, other])[0]
     assert finished[dying].state is TrialState.FAILED

@@ -65,7 +65,7 @@ MALFORMED = [
     pytest.param(
         "model_space: {module: spaces.net, class: Net}\nevaluator: {type: clasification}\n",
         [
-            "evaluator.type: must be one of classification, regression, function, got 'clasification'"
+            "evaluator.type: must be one of classification, regression, function, table, got 'clasification'"
         ],
         id="evaluator-type-typo",
     ),
@@ -267,7 +267,7 @@ MALFORMED = [
         "training_service: {platform: k8s}\ntrial_gpu_number: 0.5\n",
         [
             "trial_gpu_number: must be a non-negative integer, got 0.5",
-            "training_service.platform: must be one of local, ray, got 'k8s'",
+            "training_service.platform: must be one of local, ray, simulated, got 'k8s'",
         ],
         id="training-service",
     ),
