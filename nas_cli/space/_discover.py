@@ -44,6 +44,7 @@ class Decision:
     when: Condition = field(default_factory=list)
     n_chosen: int | None = None    # InputChoice only
     distribution: Distribution | None = None  # a continuous decision: no candidates, a range
+    prior: list[float] | None = None  # sampling weights, one per candidate (sum 1); None: uniform
 
     @property
     def continuous(self) -> bool:
@@ -83,6 +84,8 @@ class Decision:
             out["n_chosen"] = self.n_chosen
         if self.distribution is not None:
             out["distribution"] = self.distribution.to_json()
+        if self.prior is not None:
+            out["prior"] = self.prior
         return out
 
     @classmethod
@@ -91,9 +94,22 @@ class Decision:
         when = [when] if isinstance(when, Mapping) else when
         names = data.get("names") or [describe(c) for c in data["candidates"]]
         distribution = data.get("distribution")
+        prior = data.get("prior")
         return cls(label, data["kind"], list(data["candidates"]), list(names),
                    [{k: list(v) for k, v in conj.items()} for conj in when], data.get("n_chosen"),
-                   None if distribution is None else Distribution.from_json(distribution))
+                   None if distribution is None else Distribution.from_json(distribution),
+                   None if prior is None else [float(p) for p in prior])
+
+    def draw(self, rng: random.Random, among: Sequence[int] | None = None) -> int:
+        """A candidate index drawn by the prior (uniformly without one), among `among` (all
+        candidates by default)."""
+        among = range(len(self.candidates)) if among is None else among
+        if self.prior is None:
+            return rng.choice(among)
+        weights = [self.prior[i] for i in among]
+        if sum(weights) <= 0:  # only zero-weight candidates left: uniform among them
+            return rng.choice(among)
+        return rng.choices(among, weights)[0]
 
 
 # A condition compiled to candidate indices: any of these conjunctions of
@@ -125,6 +141,7 @@ class SearchSpace:
         self.count = self._completions[0][()]  # architectures, continuous values aside
         self.continuous = [d.label for d in self._order if d.continuous]
         self.size: int | float = math.inf if self.continuous else self.count
+        self.weighted = any(d.prior is not None for d in self._order)  # some decision has a prior
 
     def _compile(self, decision: Decision) -> _Compiled:
         compiled = []
@@ -229,8 +246,26 @@ class SearchSpace:
         return self._from_indices(chosen, values)
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
-        """A uniformly random architecture (continuous values drawn from their ranges)."""
-        return self.decode(rng.randrange(self.count), rng)
+        """A uniformly random architecture (continuous values drawn from their ranges). A
+        decision with a prior takes its values with the prior's probabilities whenever it is
+        active; the others stay uniform over the architectures that remain."""
+        if not self.weighted:
+            return self.decode(rng.randrange(self.count), rng)
+        arch: dict[str, Any] = {}
+        state: tuple[int, ...] = ()
+        for i, decision in enumerate(self._order):
+            options = list(self._options(i, state))
+            widths = [self._completions[i + 1][self._next(i, state, v)] for v in options]
+            if options[0] < 0:
+                value = -1
+            elif decision.prior is not None:
+                value = decision.draw(rng, [v for v, w in zip(options, widths) if w > 0])
+            else:
+                value = rng.choices(options, widths)[0]
+            if value >= 0:
+                arch[decision.label] = self._value(decision, value, rng)
+            state = self._next(i, state, value)
+        return self._ordered(arch)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """Every architecture once, in index order (a finite space only)."""
@@ -295,6 +330,8 @@ class SearchSpace:
               values: dict[int, Any]) -> None:
         if decision.distribution is not None:
             chosen[i], values[i] = 0, decision.distribution.sample(rng)
+        elif decision.prior is not None:
+            chosen[i] = decision.draw(rng)
         else:
             chosen[i] = rng.randrange(len(decision.candidates))
 
@@ -389,11 +426,11 @@ class _Recorder:
 
     def add(self, label: str, kind: str, candidates: list[Any], names: list[str],
             path: _Path, n_chosen: int | None = None,
-            distribution: Distribution | None = None) -> None:
+            distribution: Distribution | None = None, prior: list[float] | None = None) -> None:
         existing = self.decisions.get(label)
         if existing is None:
             self.decisions[label] = Decision(label, kind, candidates, names, [], n_chosen,
-                                             distribution)
+                                             distribution, prior)
             self.paths[label] = [path]
             return
         same = len(existing.candidates) == len(candidates) and all(
@@ -408,6 +445,11 @@ class _Recorder:
                 f"{existing.kind} {existing.names} vs {kind} {names}; give them different labels "
                 "or the same candidates"
             )
+        if prior is not None:
+            if existing.prior is not None and existing.prior != prior:
+                raise SpaceError(f"label '{label}' is shared by mutables with different priors: "
+                                 f"{existing.prior} vs {prior}; give the prior once, or the same")
+            existing.prior = prior
         if kind == "repeat":
             existing.kind = "repeat"
         self.paths[label].append(path)
@@ -482,14 +524,14 @@ def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
     if isinstance(module, LayerChoice):
         names = [str(n) if isinstance(n, str) else f"{n}: {type(m).__name__}"
                  for n, m in zip(module.names, module.candidates)]
-        recorder.add(module.label, "layer", list(module.names), names, path)
+        recorder.add(module.label, "layer", list(module.names), names, path, prior=module.prior)
         for index, candidate in enumerate(module.candidates):
             _walk(candidate, path + ((module.label, frozenset([index])),), recorder)
         return
     if isinstance(module, InputChoice):
         candidates = module.candidates()
         recorder.add(module.label, "input", candidates, [str(c) for c in candidates], path,
-                     module.n_chosen)
+                     module.n_chosen, prior=module.prior)
         return
     if isinstance(module, Repeat):
         if module.label is not None:
@@ -540,7 +582,7 @@ def _record_values(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
             recorder.add(leaf.label, "value", [], [], path, distribution=distribution)
         else:
             recorder.add(leaf.label, "value", arch_values(leaf.candidates),
-                         [describe(c) for c in leaf.candidates], path)
+                         [describe(c) for c in leaf.candidates], path, prior=leaf.prior)
 
 
 _CACHE: dict[Any, SearchSpace] = {}

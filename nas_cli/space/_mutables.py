@@ -18,7 +18,7 @@ from torch import nn
 
 from nas_cli.errors import SpaceError
 from nas_cli.space._context import auto_label, current_fixed, label_scope
-from nas_cli.space._value import ValueChoice, ValueChoiceX
+from nas_cli.space._value import ValueChoice, ValueChoiceX, normalized_prior
 
 REDUCTIONS = ("sum", "mean", "concat", "none")
 
@@ -70,8 +70,12 @@ class LayerChoice(_Mutable):
     The architecture records the index (list) or the key (dict) of the chosen candidate.
     """
 
+    prior: list[float] | None = None
+
     @classmethod
-    def _create(cls, candidates: Sequence[nn.Module] | dict[str, nn.Module], *, label: str | None = None):
+    def _create(cls, candidates: Sequence[nn.Module] | dict[str, nn.Module], *,
+                prior: Sequence[float] | None = None, weights: Sequence[float] | None = None,
+                label: str | None = None):
         label = auto_label("layerchoice", label)
         names, modules = _named(candidates)
         if not modules:
@@ -88,7 +92,9 @@ class LayerChoice(_Mutable):
             if chosen not in names:
                 raise SpaceError(f"label '{label}': {chosen!r} is not a candidate (candidates: {names})")
             return modules[names.index(chosen)]
-        self = cls._instance(label=label, names=names)
+        prior = normalized_prior(prior if prior is not None else weights, len(modules),
+                                 f"LayerChoice '{label}'")
+        self = cls._instance(label=label, names=names, prior=prior)
         for name, module in zip(names, modules):
             self.add_module(str(name), module)
         return self
@@ -151,6 +157,8 @@ class InputChoice(_Mutable):
     `n_chosen=None` picks any non-empty subset. The architecture records the sorted indices.
     """
 
+    prior: list[float] | None = None
+
     @classmethod
     def _create(
         cls,
@@ -158,6 +166,8 @@ class InputChoice(_Mutable):
         n_chosen: int | None = 1,
         reduction: str = "sum",
         *,
+        prior: Sequence[float] | None = None,
+        weights: Sequence[float] | None = None,
         label: str | None = None,
     ):
         label = auto_label("inputchoice", label)
@@ -179,8 +189,13 @@ class InputChoice(_Mutable):
                     f"{n_chosen or 'any number of'} among {n_candidates} inputs"
                 )
             return ChosenInputs(chosen, reduction)
+        prior = prior if prior is not None else weights
+        if prior is not None and n_chosen != 1:
+            raise SpaceError(f"InputChoice '{label}': a prior weighs single inputs, so it needs "
+                             f"n_chosen=1, got n_chosen={n_chosen!r}")
         return cls._instance(
             label=label, n_candidates=n_candidates, n_chosen=n_chosen, reduction=reduction,
+            prior=normalized_prior(prior, n_candidates, f"InputChoice '{label}'"),
         )
 
     def candidates(self) -> list[list[int]]:

@@ -224,6 +224,20 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def normalized_prior(prior: Sequence[float] | None, n: int, where: str) -> list[float] | None:
+    """`prior` (one weight per candidate) scaled to sum 1; None stays None (uniform)."""
+    if prior is None:
+        return None
+    weights = list(prior)
+    if len(weights) != n or any(isinstance(w, bool) or not isinstance(w, int | float)
+                                or not math.isfinite(w) or w < 0 for w in weights) \
+            or sum(weights) <= 0:
+        raise SpaceError(f"{where}: prior must be {n} non-negative numbers (one per candidate) "
+                         f"with a positive sum, got {prior!r}")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
 class ValueChoice(ValueChoiceX):
     """One decision among `candidates`, used as an init argument of nas_cli.nn modules.
 
@@ -232,8 +246,10 @@ class ValueChoice(ValueChoiceX):
 
     label: str
     candidates: list[Any]
+    prior: list[float] | None = None
 
-    def __new__(cls, candidates: Sequence[Any] | None = None, *, label: str | None = None):
+    def __new__(cls, candidates: Sequence[Any] | None = None, *, prior: Sequence[float] | None = None,
+                label: str | None = None):
         if candidates is None:  # copy / pickle
             return super().__new__(cls)
         candidates = list(candidates)
@@ -254,9 +270,11 @@ class ValueChoice(ValueChoiceX):
         self = super().__new__(cls)
         self.label = label
         self.candidates = candidates
+        self.prior = normalized_prior(prior, len(candidates), f"ValueChoice '{label}'")
         return self
 
-    def __init__(self, candidates: Sequence[Any] | None = None, *, label: str | None = None):
+    def __init__(self, candidates: Sequence[Any] | None = None, *,
+                 prior: Sequence[float] | None = None, label: str | None = None):
         if candidates is not None:
             super().__init__(_identity, [], f"ValueChoice({self.candidates!r}, label={self.label!r})")
 

@@ -45,8 +45,9 @@ class EvolutionStrategy(Strategy):
         return self.random_new()
 
     def mutate(self, parent: dict[str, Any]) -> dict[str, Any]:
-        """Each active decision changes with `mutation_prob` (at least one changes); decisions
-        that become active get random values."""
+        """Each active decision changes with `mutation_prob` (at least one changes), to another
+        candidate drawn by its prior (uniformly without one); decisions that become active get
+        random values (by their priors)."""
         changed = dict(parent)
         labels = [k for k in parent if len(self.space.decisions[k].candidates) > 1]
         if not labels:
@@ -54,6 +55,7 @@ class EvolutionStrategy(Strategy):
         forced = self.rng.choice(labels)
         for label in labels:
             if label == forced or self.rng.random() < self.params.mutation_prob:
-                options = [c for c in self.space.decisions[label].candidates if c != parent[label]]
-                changed[label] = self.rng.choice(options)
+                decision = self.space.decisions[label]
+                options = [i for i, c in enumerate(decision.candidates) if c != parent[label]]
+                changed[label] = decision.candidates[decision.draw(self.rng, options)]
         return self.space.canonical(changed, fill=self.rng)

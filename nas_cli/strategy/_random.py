@@ -1,4 +1,5 @@
-"""Random search (NNI's Random): uniform over architectures, optionally never repeating."""
+"""Random search (NNI's Random): uniform over architectures, optionally never repeating; a
+decision with a prior takes its values with the prior's probabilities."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class RandomStrategy(Strategy):
             return self.accept(self.space.sample(self.rng))
         if self.exhausted:
             return None
-        if self.space.size <= _PERMUTE_BELOW:
+        if self.space.size <= _PERMUTE_BELOW and not self.space.weighted:
             if self._order is None:
                 self._order = list(range(self.space.size))
                 self.rng.shuffle(self._order)
@@ -32,8 +33,4 @@ class RandomStrategy(Strategy):
                 if self.is_new(arch):
                     return self.accept(arch)
             return None
-        for _ in range(1000):
-            arch = self.space.sample(self.rng)
-            if self.is_new(arch):
-                return self.accept(arch)
-        return None
+        return self.random_new(tries=1000)
