@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -17,6 +17,18 @@ def abort(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """Print one clear line on stderr and exit with `code`."""
     err.print(f"[bold red]error:[/] {message}", markup=True)
     sys.exit(code)
+
+
+def print_table(table: Any) -> None:
+    """A table on stdout; piped to a file or another program it is not cut to the terminal's
+    width, so ids and values stay whole (`nas status | cat`)."""
+    if out.is_terminal:
+        out.print(table)
+    else:  # a console of its own: Console.print(width=) cannot exceed the console's width
+        Console(file=out.file, width=_PIPE_WIDTH, highlight=False, soft_wrap=True).print(table)
+
+
+_PIPE_WIDTH = 400
 
 
 def arch_text(arch: dict, width: int = 80) -> str:

@@ -9,7 +9,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, arch_text, err, fmt_metric, out
+from nas_cli.cli._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    arch_text,
+    err,
+    fmt_metric,
+    out,
+    print_table,
+)
 
 
 def _listener(quiet: bool):
@@ -55,7 +63,7 @@ def _summary(run, quiet: bool) -> None:
                 table.add_row(str(position), str(r.number), fmt_metric(r.metric),
                               f"{r.params:,}" if r.params is not None else "-",
                               f"{r.duration_s or 0:.1f}s", arch_text(r.arch, 100))
-            out.print(table)
+            print_table(table)
     counts = {s: sum(1 for r in records if r.state is s) for s in TrialState}
     parts = [f"{n} {s.value}" for s, n in counts.items() if n]
     out.print(f"experiment {run.id} {run.status}: {', '.join(parts) or 'no trials'} "

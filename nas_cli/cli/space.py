@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nas_cli.cli._common import out
+from nas_cli.cli._common import out, print_table
 
 
 def space(
@@ -41,7 +41,7 @@ def space(
         shown = ", ".join(names[:6]) + (f", ... ({len(names)})" if len(names) > 6 else "")
         when = decision.when_text()
         table.add_row(decision.label, decision.kind, str(len(names)), shown, when)
-    out.print(table)
+    print_table(table)
     if feasible is not None:
         count, checked, exact = feasible
         scope = "of all" if exact else "of a random sample of"

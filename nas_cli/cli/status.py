@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import arch_text, fmt_metric, out
+from nas_cli.cli._common import arch_text, fmt_metric, out, print_table
 
 
 def status(
@@ -38,8 +38,9 @@ def status(
         table = Table(title=f"experiments in {root}", title_justify="left")
         # the id is what users copy into other commands: never cut it short
         table.add_column("id", no_wrap=True, min_width=max(len(i.id) for i in infos))
-        for column in ("name", "status", "trials", "best", "created"):
-            table.add_column(column)
+        for column in ("name", "status", "trials", "best"):  # whole in a narrow terminal too
+            table.add_column(column, no_wrap=True)
+        table.add_column("created")
         for info, summary in zip(infos, summaries):
             if summary is None:
                 table.add_row(info.id, info.name, "unreadable", "?", "-", "-")
@@ -50,7 +51,7 @@ def status(
                           f"{summary['finished']}/{summary['max_trial_number'] or '?'}",
                           f"{metric}={fmt_metric(best)}" if best is not None else "-",
                           time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)))
-        out.print(table)
+        print_table(table)
         return
     summary = status_json(load_info(resolve(root, experiment)), top=top)
     if as_json:
@@ -71,13 +72,13 @@ def status(
         table = Table(title=f"best trials ({objective.get('metric')}, {objective.get('mode')})",
                       title_justify="left")
         for column in ("rank", "trial", objective.get("metric", "metric"), "params"):
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=True)
         table.add_column("architecture")
         for row in summary["best"]:
             table.add_row(str(row["rank"]), str(row["trial"]), fmt_metric(row["metric"]),
                           f"{row['params']:,}" if row["params"] is not None else "-",
                           arch_text(row["arch"], 100))
-        out.print(table)
+        print_table(table)
     for failure in summary["failures"]:
         out.print(f"trial {failure['trial']} failed: {failure['error']}", markup=False, style="red")
 

@@ -80,6 +80,28 @@ def test_status_without_experiments(nas, exp_dir):
     assert code == 0 and json.loads(out) == []
 
 
+def test_status_piped_keeps_ids_names_and_values_whole(nas, exp_dir, monkeypatch):
+    """`nas status | cat` in a narrow terminal: nothing a user copies is cut short."""
+    from nas_cli import store as st
+    from nas_cli.trials import TrialRecord, TrialState
+
+    monkeypatch.setenv("COLUMNS", "40")
+    path = exp_dir / "20261201-101010-abcd"
+    path.mkdir(parents=True)
+    record = TrialRecord(0, {"hidden": 16, "act": 1}, TrialState.COMPLETE, metric=0.987654321,
+                         params=1234567)
+    st.write_results(path, experiment=path.name, name="digits-quickstart-with-a-long-name",
+                     status="done", objective={"metric": "val_acc", "mode": "maximize"},
+                     records=[record], extra={"max_trial_number": 16, "created": 0})
+    code, out, err = nas("status")
+    assert code == 0 and err == ""
+    assert path.name in out and "digits-quickstart-with-a-long-name" in out
+    assert "val_acc=0.9877" in out
+    code, out, err = nas("status", path.name)
+    assert code == 0 and "digits-quickstart-with-a-long-name" in out
+    assert "0.9877" in out and "1,234,567" in out and "hidden=16, act=1" in out
+
+
 # --- export -------------------------------------------------------------------------------------
 
 
