@@ -19,7 +19,17 @@ _LAZY = {
     "search_space": "nas_cli.space",
     "SearchSpace": "nas_cli.space",
     "report_intermediate_result": "nas_cli.trial_context",
+    "report_final_result": "nas_cli.trial_context",
     "current_arch": "nas_cli.trial_context",
+    # NNI's names, so that `import nas_cli as nni` runs NNI code (see nas_cli.mutable)
+    "choice": "nas_cli.mutable",
+    "uniform": "nas_cli.mutable",
+    "quniform": "nas_cli.mutable",
+    "loguniform": "nas_cli.mutable",
+    "qloguniform": "nas_cli.mutable",
+    "trace": "nas_cli.space._nni",
+    "serialize": "nas_cli.space._nni",
+    "serialize_cls": "nas_cli.space._nni",
 }
 
 __all__ = ["__version__", *_LAZY]

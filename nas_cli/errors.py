@@ -39,6 +39,12 @@ class SpaceError(NasError):
     exit_code = 1
 
 
+class UnsupportedError(SpaceError):
+    """A name of NNI's API that nas-cli does not have; the message says what to use instead."""
+
+    exit_code = 2
+
+
 class ArchError(SpaceError):
     """An architecture does not fit its space (missing, unknown or out-of-range label)."""
 

@@ -1,4 +1,5 @@
-"""What a running trial can ask for: `report_intermediate_result` and `current_arch` (no torch)."""
+"""What a running trial can ask for: `report_intermediate_result`, `report_final_result` and
+`current_arch` (no torch)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class TrialPruned(Exception):  # noqa: N818 - Optuna's name for the same thing
 _arch: dict[str, Any] | None = None
 _report: Callable[[int, float], None] | None = None
 _step = 0
+_final: Any = None
 
 
 def report_intermediate_result(value: float | dict[str, float]) -> None:
@@ -34,6 +36,18 @@ def report_intermediate_result(value: float | dict[str, float]) -> None:
     _step += 1
 
 
+def report_final_result(value: float | dict[str, float]) -> None:
+    """NNI's way to give the trial's result: a function evaluator that returns nothing is
+    scored with the last value reported here."""
+    global _final
+    _final = value
+
+
+def final_result() -> Any:
+    """The value given to `report_final_result` in the running trial (None if none)."""
+    return _final
+
+
 def current_arch() -> dict[str, Any] | None:
     """The architecture of the running trial (None outside a trial)."""
     return None if _arch is None else dict(_arch)
@@ -41,10 +55,10 @@ def current_arch() -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def trial_scope(arch: dict[str, Any], report: Callable[[int, float], None] | None) -> Iterator[None]:
-    global _arch, _report, _step
-    saved = (_arch, _report, _step)
-    _arch, _report, _step = dict(arch), report, 0
+    global _arch, _report, _step, _final
+    saved = (_arch, _report, _step, _final)
+    _arch, _report, _step, _final = dict(arch), report, 0, None
     try:
         yield
     finally:
-        _arch, _report, _step = saved
+        _arch, _report, _step, _final = saved

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import EXIT_FAILED, abort, fmt_metric, out
+from nas_cli.cli._common import EXIT_FAILED, abort, err, fmt_metric, out
 
 
 def _parse_arch(text: str) -> dict:
@@ -48,19 +49,32 @@ def trial(
     spec: Annotated[Path, typer.Argument(metavar="SPEC", help="The experiment spec (YAML).")],
     arch: Annotated[str, typer.Option("--arch", help="Architecture: JSON text or a JSON file.")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Folder for the trial's files.")] = None,
+    allow_unknown_labels: Annotated[bool, typer.Option(
+        "--allow-unknown-labels",
+        help="Drop (with a warning) labels the space does not have instead of refusing the arch.")] = False,
 ) -> None:
-    """Train and evaluate one architecture in this process (for debugging a space or evaluator)."""
+    """Train and evaluate one architecture in this process (for debugging a space or evaluator).
+
+    The architecture may be one NNI wrote (its automatic labels `model_3`, indices as strings).
+    """
     from nas_cli.errors import ArchError, UsageError
     from nas_cli.execution import execute
     from nas_cli.experiment import build_payload
+    from nas_cli.space import UnknownLabelsWarning
     from nas_cli.spec import load_spec
 
     experiment_spec = load_spec(spec)
     payload, found = build_payload(experiment_spec)
     try:
-        canonical = found.validate(_parse_arch(arch))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnknownLabelsWarning)
+            canonical = found.validate(_parse_arch(arch), allow_unknown=allow_unknown_labels)
     except ArchError as exc:
-        raise UsageError(f"--arch: {exc.message}") from None
+        only_unknown = "unknown label" in exc.message and "missing label" not in exc.message
+        hint = "; pass --allow-unknown-labels to ignore them" if only_unknown else ""
+        raise UsageError(f"--arch: {exc.message}{hint}") from None
+    for warning in caught:
+        err.print(f"warning: {warning.message}", markup=False)
     out.print(f"trial of {experiment_spec.model_space.class_name}: {json.dumps(canonical)}",
               markup=False)
     metric = experiment_spec.objective.metric

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli.errors import SpecError, TrialError
+from nas_cli.trial_context import final_result
 
 
 def check_signature(function: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:
@@ -33,7 +34,8 @@ def metrics_of(result: Any, metric: str) -> dict[str, float]:
     """An evaluator's return value as metrics: a float, or a dict holding `default` or the
     objective's metric."""
     if isinstance(result, bool) or result is None:
-        raise TrialError(f"the evaluator returned {result!r}; return a float or a dict of floats")
+        raise TrialError(f"the evaluator returned {result!r}; return a float or a dict of floats "
+                         "(or call report_final_result)")
     if isinstance(result, int | float):
         metrics = {metric: float(result)}
     elif isinstance(result, dict):
@@ -76,4 +78,7 @@ class FunctionEvaluator:
             takes_arch = False
         if takes_arch:
             kwargs["arch"] = arch
-        return metrics_of(self.function(model, **kwargs), metric)
+        result = self.function(model, **kwargs)
+        if result is None:  # NNI style: the result went to report_final_result
+            result = final_result()
+        return metrics_of(result, metric)

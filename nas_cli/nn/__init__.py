@@ -2,6 +2,10 @@
 
     import nas_cli.nn as nn
     nn.Linear(8, nn.ValueChoice([32, 64], label="hidden"))
+
+It stands for NNI 2.x's `nni.retiarii.nn.pytorch` and NNI 3.0's `nni.nas.nn.pytorch`: every
+torch module also under NNI 3.0's name `Mutable<Name>` (`MutableConv2d`), `ModelSpace`,
+`ParametrizedModule`, `MutableModule`, and the cells of NNI's API.
 """
 
 import warnings
@@ -9,15 +13,31 @@ import warnings
 import torch.nn as _torch_nn
 
 from nas_cli.space import (
+    AutoActivation,
     Cell,
+    ChoiceOf,
     ChosenInputs,
     FixedCell,
     InputChoice,
     LayerChoice,
+    MaybeChoice,
+    ModelParameterChoice,
+    MutableModule,
+    NasBench101Cell,
+    NasBench201Cell,
     Repeat,
     ValueChoice,
     ValueChoiceX,
     wrap_module,
+)
+from nas_cli.space._context import label_scope as _label_scope
+from nas_cli.space._nni import (
+    UNSUPPORTED_NN,
+    ModelSpace,
+    ParametrizedModule,
+    Sample,
+    current_model,
+    model_context,
 )
 
 # Containers and bases take modules, not values: they stay torch's own classes.
@@ -39,6 +59,9 @@ def _wrap_all() -> dict[str, type]:
 
 _WRAPPED = _wrap_all()
 globals().update(_WRAPPED)
+_MUTABLE = {f"Mutable{name}": cls for name, cls in _WRAPPED.items()}  # NNI 3.0's names
+globals().update(_MUTABLE)
+globals().update(UNSUPPORTED_NN)
 Module = _torch_nn.Module
 Sequential = _torch_nn.Sequential
 ModuleList = _torch_nn.ModuleList
@@ -52,10 +75,19 @@ init = _torch_nn.init
 utils = _torch_nn.utils
 
 
+def label_scope(name: str):
+    """NNI 3.0's `label_scope(name)`: labels made inside (given or automatic) are put under
+    `name/`."""
+    return _label_scope(f"{name}/", named=True)
+
+
 def __getattr__(name: str):
     """Anything else torch.nn has (its submodules, helpers) is torch's own."""
     return getattr(_torch_nn, name)
 
 
-__all__ = ["Cell", "ChosenInputs", "FixedCell", "InputChoice", "LayerChoice", "Repeat",
-           "ValueChoice", "ValueChoiceX", *sorted(_WRAPPED)]
+__all__ = ["AutoActivation", "Cell", "ChoiceOf", "ChosenInputs", "FixedCell", "InputChoice",
+           "LayerChoice", "MaybeChoice", "ModelParameterChoice", "ModelSpace", "MutableModule",
+           "NasBench101Cell", "NasBench201Cell", "ParametrizedModule", "Repeat", "Sample",
+           "ValueChoice", "ValueChoiceX", "current_model", "label_scope", "model_context",
+           *sorted(_WRAPPED), *sorted(_MUTABLE), *sorted(UNSUPPORTED_NN)]

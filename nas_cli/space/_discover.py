@@ -12,6 +12,8 @@ import difflib
 import itertools
 import math
 import random
+import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +22,18 @@ from torch import nn
 
 from nas_cli.distributions import Distribution
 from nas_cli.errors import ArchError, SpaceError
-from nas_cli.space._context import unfixed
-from nas_cli.space._mutables import Cell, InputChoice, LayerChoice, Repeat
+from nas_cli.space._cells import NasBench101Cell
+from nas_cli.space._context import recording, unfixed
+from nas_cli.space._mutables import MUTABLES, Cell, InputChoice, LayerChoice, Repeat
 from nas_cli.space._mutator import Mutator
 from nas_cli.space._value import arch_values, choice_leaves, contains_choice, describe, same_value
 from nas_cli.space._wrap import CHOICE_ARGS
 
 Condition = list[dict[str, list[Any]]]   # any of these conjunctions {label: values} holds
+
+
+class UnknownLabelsWarning(UserWarning):
+    """An architecture had labels its space does not have; they were ignored (allow_unknown)."""
 
 
 @dataclass
@@ -64,6 +71,9 @@ class Decision:
             value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
             if isinstance(value, list | tuple):
                 value = sorted(value)
+        elif self.kind == "layer" and isinstance(value, str) and value.isdigit() and value not in \
+                self.candidates and int(value) in self.candidates:
+            value = int(value)  # NNI writes the index of a list candidate as a string
         for i, candidate in enumerate(self.candidates):
             if same_value(candidate, value):
                 return i
@@ -112,6 +122,24 @@ class Decision:
         return rng.choices(among, weights)[0]
 
 
+@dataclass
+class Limit:
+    """At most `most` in total over some decisions, each candidate of `costs[label]` costing
+    that much: NAS-Bench-101's "at most 9 edges" over a cell's input choices."""
+
+    what: str                       # "edges of cell 'c'"
+    most: int
+    costs: dict[str, list[int]]     # label -> the cost of each of its candidates
+
+    def to_json(self) -> dict[str, Any]:
+        return {"what": self.what, "most": self.most, "costs": self.costs}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Limit:
+        return cls(str(data["what"]), int(data["most"]),
+                   {k: [int(c) for c in v] for k, v in data["costs"].items()})
+
+
 # A condition compiled to candidate indices: any of these conjunctions of
 # (position of a decision, indices it must take).
 _Compiled = list[tuple[tuple[int, frozenset[int]], ...]]
@@ -123,22 +151,33 @@ class SearchSpace:
 
     A decision is active when its condition holds (it sits in a chosen LayerChoice candidate,
     a Repeat block within the chosen depth, an op for the chosen Cell input); an architecture
-    holds exactly the active decisions. Counting is exact for any such conditions: a dynamic
-    program over the decisions in order, whose state is the values of the decisions that later
-    conditions still look at.
+    holds exactly the active decisions, within its limits (at most so many edges). Counting is
+    exact for any such conditions: a dynamic program over the decisions in order, whose state
+    is the values of the decisions that later conditions still look at and the running total
+    of each limit.
 
     >>> space = search_space(Net)
     >>> space.size, list(space.decisions)
     """
 
     decisions: dict[str, Decision]
+    # NNI 2.x's automatic labels (`model_3`) -> ours (`layerchoice_1`), for architectures NNI wrote
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    limits: list[Limit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._order = _topological(self.decisions)
         self._position = {d.label: i for i, d in enumerate(self._order)}
         self._conditions = [self._compile(d) for d in self._order]
+        for limit in self.limits:
+            for label in limit.costs:
+                if label not in self.decisions:
+                    raise SpaceError(f"{limit.what}: limits unknown label '{label}'")
+        self._costs = [[(j, limit.costs[d.label]) for j, limit in enumerate(self.limits)
+                        if d.label in limit.costs] for d in self._order]
+        self._start = (0,) * len(self.limits)  # the state before any decision
         self._completions = self._count()
-        self.count = self._completions[0][()]  # architectures, continuous values aside
+        self.count = self._completions[0][self._start]  # architectures, continuous values aside
         self.continuous = [d.label for d in self._order if d.continuous]
         self.size: int | float = math.inf if self.continuous else self.count
         self.weighted = any(d.prior is not None for d in self._order)  # some decision has a prior
@@ -175,11 +214,12 @@ class SearchSpace:
         self._live = live = [[]]  # live[i]: positions (< i) a condition at i or later reads
         for i in range(n):
             live.append([p for p in live[i] if last_use[p] > i] + ([i] if last_use[i] > i else []))
-        reachable: list[set[tuple[int, ...]]] = [{()}]
+        reachable: list[set[tuple[int, ...]]] = [{self._start}]
         for i in range(n):
             reachable.append({self._next(i, state, v) for state in reachable[i]
                               for v in self._options(i, state)})
-        completions: list[dict[tuple[int, ...], int]] = [{} for _ in range(n)] + [{(): 1}]
+        completions: list[dict[tuple[int, ...], int]] = [{} for _ in range(n)]
+        completions.append(dict.fromkeys(reachable[n], 1))
         for i in range(n - 1, -1, -1):
             after = completions[i + 1]
             completions[i] = {state: sum(after[self._next(i, state, v)]
@@ -192,17 +232,31 @@ class SearchSpace:
         return not compiled or any(all(value_at(p) in allowed for p, allowed in conj)
                                    for conj in compiled)
 
-    def _options(self, i: int, state: tuple[int, ...]) -> range:
-        """Candidate indices of decision i in this state (range(-1, 0) when inactive)."""
+    def _options(self, i: int, state: tuple[int, ...]) -> Sequence[int]:
+        """Candidate indices of decision i in this state (range(-1, 0) when inactive), those
+        within the limits."""
         live = self._live[i]
-        if self._active(i, lambda p: state[live.index(p)]):
-            return range(1 if self._order[i].continuous else len(self._order[i].candidates))
-        return range(-1, 0)
+        if not self._active(i, lambda p: state[live.index(p)]):
+            return range(-1, 0)
+        options = range(1 if self._order[i].continuous else len(self._order[i].candidates))
+        if not self._costs[i]:
+            return options
+        totals = state[len(live):]
+        return [v for v in options if all(totals[j] + costs[v] <= self.limits[j].most
+                                          for j, costs in self._costs[i])]
 
     def _next(self, i: int, state: tuple[int, ...], value: int) -> tuple[int, ...]:
-        values = dict(zip(self._live[i], state))
+        live = self._live[i]
+        values = dict(zip(live, state))
         values[i] = value
-        return tuple(values[p] for p in self._live[i + 1])
+        following = tuple(values[p] for p in self._live[i + 1])
+        if not self.limits:
+            return following
+        totals = list(state[len(live):])
+        if value >= 0:
+            for j, costs in self._costs[i]:
+                totals[j] += costs[value]
+        return following + tuple(totals)
 
     def decode(self, index: int, rng: random.Random | None = None) -> dict[str, Any]:
         """The architecture with this index in [0, count): a bijection, so uniform indices give
@@ -211,7 +265,7 @@ class SearchSpace:
         if not 0 <= index < self.count:
             raise IndexError(f"architecture index {index} outside [0, {self.count})")
         arch: dict[str, Any] = {}
-        state: tuple[int, ...] = ()
+        state = self._start
         for i, decision in enumerate(self._order):
             for value in self._options(i, state):
                 following = self._next(i, state, value)
@@ -233,17 +287,41 @@ class SearchSpace:
     def choose(self, pick: Callable[[Decision], Any]) -> dict[str, Any]:
         """The architecture made by walking the decisions in order, asking `pick(decision)`
         for a candidate index at each active one, or for the value itself at a continuous one
-        (strategies sample their own way with it)."""
-        chosen: dict[int, int] = {}
+        (strategies sample their own way with it). A pick that would break a limit is replaced
+        by the first candidate that keeps the architecture within its limits."""
         values: dict[int, Any] = {}
-        for i, decision in enumerate(self._order):
-            if self._active(i, lambda p: chosen.get(p, -1)):
-                picked = pick(decision)
-                if decision.distribution is not None:
-                    chosen[i], values[i] = 0, decision.distribution.snap(picked)
-                else:
-                    chosen[i] = picked
+
+        def picked(i: int, decision: Decision) -> int:
+            value = pick(decision)
+            if decision.distribution is None:
+                return value
+            values[i] = decision.distribution.snap(value)
+            return 0
+
+        chosen = self._walk_indices(picked, lambda decision, viable: viable[0])
         return self._from_indices(chosen, values)
+
+    def _walk_indices(self, pick: Callable[[int, Decision], int],
+                      repair: Callable[[Decision, list[int]], int]) -> dict[int, int]:
+        """Candidate indices of the active decisions, in order: `pick(i, decision)`, or
+        `repair(decision, viable)` where the pick would break a limit."""
+        chosen: dict[int, int] = {}
+        state = self._start
+        for i, decision in enumerate(self._order):
+            options = self._options(i, state)
+            value = -1
+            if options and options[0] >= 0:
+                value = pick(i, decision)
+                if self.limits and not self._viable(i, state, value, options):
+                    value = repair(decision, [v for v in options
+                                              if self._viable(i, state, v, options)])
+                chosen[i] = value
+            state = self._next(i, state, value)
+        return chosen
+
+    def _viable(self, i: int, state: tuple[int, ...], value: int, options: Sequence[int]) -> bool:
+        """Whether decision i may take `value` here and the rest still be completed."""
+        return value in options and self._completions[i + 1].get(self._next(i, state, value), 0) > 0
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
         """A uniformly random architecture (continuous values drawn from their ranges). A
@@ -252,7 +330,7 @@ class SearchSpace:
         if not self.weighted:
             return self.decode(rng.randrange(self.count), rng)
         arch: dict[str, Any] = {}
-        state: tuple[int, ...] = ()
+        state = self._start
         for i, decision in enumerate(self._order):
             options = list(self._options(i, state))
             widths = [self._completions[i + 1][self._next(i, state, v)] for v in options]
@@ -282,23 +360,31 @@ class SearchSpace:
                              "take continuous values")
 
     # --- checking ------------------------------------------------------------------------------
-    def validate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+    def validate(self, arch: Mapping[str, Any], *, allow_unknown: bool = False) -> dict[str, Any]:
         """The canonical form of `arch` (its active labels, values as recorded); refuses a
-        missing, unknown or out-of-range label with an error naming it."""
-        return self.canonical(arch, strict=True)
+        missing, unknown or out-of-range label with an error naming it. An architecture
+        written by NNI (its automatic labels `model_3`, list indices as strings `"0"`) is
+        accepted and comes back in our labels. With `allow_unknown`, labels the space does not
+        have are dropped with a warning instead of refused."""
+        return self.canonical(arch, strict=True, allow_unknown=allow_unknown)
 
     def canonical(self, arch: Mapping[str, Any], *, strict: bool = False,
-                  fill: random.Random | None = None) -> dict[str, Any]:
+                  fill: random.Random | None = None, allow_unknown: bool = False) -> dict[str, Any]:
         """Like `validate`; with `fill`, missing active labels get random values instead of an
         error, and out-of-range values are refused only when `strict`."""
         if not isinstance(arch, Mapping):
             raise ArchError(f"an architecture is a JSON object {{label: value}}, got {type(arch).__name__}")
+        arch = self.translate(arch)
         problems = []
-        for label in arch:
-            if label not in self.decisions:
-                close = difflib.get_close_matches(str(label), list(self.decisions), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else f" (labels: {', '.join(self.decisions)})"
-                problems.append(f"unknown label '{label}'{hint}")
+        unknown = [label for label in arch if label not in self.decisions]
+        if unknown and allow_unknown:
+            warnings.warn(f"ignoring labels the space does not have: {', '.join(map(str, unknown))}",
+                          UnknownLabelsWarning, stacklevel=3)
+            unknown = []
+        for label in unknown:
+            close = difflib.get_close_matches(str(label), list(self.decisions), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (labels: {', '.join(self.decisions)})"
+            problems.append(f"unknown label '{label}'{hint}")
         chosen: dict[int, int] = {}
         values: dict[int, Any] = {}
         for i, decision in enumerate(self._order):
@@ -321,9 +407,51 @@ class SearchSpace:
                 else:
                     problems.append(f"label '{decision.label}': {arch[decision.label]!r} is out of "
                                     f"range (candidates: {_preview(decision)})")
+        if not problems and self.limits:
+            over = self._over_limits(chosen)
+            if over and fill is not None and not strict:
+                chosen = self._within_limits(chosen, fill)
+            problems += over if fill is None or strict else []
         if problems:
             raise ArchError("invalid architecture: " + "; ".join(problems))
         return self._from_indices(chosen, values)
+
+    def _over_limits(self, chosen: Mapping[int, int]) -> list[str]:
+        totals = [0] * len(self.limits)
+        for i, value in chosen.items():
+            for j, costs in self._costs[i]:
+                totals[j] += costs[value]
+        return [f"{limit.what}: {total}, at most {limit.most}"
+                for limit, total in zip(self.limits, totals) if total > limit.most]
+
+    def _within_limits(self, chosen: Mapping[int, int], rng: random.Random) -> dict[int, int]:
+        """`chosen` with the values that break a limit (and those after them in the same
+        limit) redrawn among the ones that keep the architecture within its limits."""
+        return self._walk_indices(lambda i, decision: chosen.get(i, -1),
+                                  lambda decision, viable: decision.draw(rng, viable))
+
+    def translate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """`arch` with NNI 2.x's automatic labels replaced by ours (`model_3/op_2_0` ->
+        `cell_1/op_2_0`); a label of ours given as well wins."""
+        out = {label: value for label, value in arch.items() if label in self.decisions}
+        for label, value in arch.items():
+            if label in self.decisions:
+                continue
+            targets = self._alias_targets(str(label))
+            for target in targets:
+                out.setdefault(target, value)
+            if not targets:
+                out[label] = value
+        return out
+
+    def _alias_targets(self, label: str) -> list[str]:
+        if label in self.aliases:
+            return list(self.aliases[label])
+        for theirs, ours in self.aliases.items():
+            for sep in ("/", "__"):  # a Cell's `model_3/op_2_0`, AutoActivation's `model_4__unary_0`
+                if label.startswith(theirs + sep):
+                    return [o + label[len(theirs):] for o in ours]
+        return []
 
     @staticmethod
     def _fill(i: int, decision: Decision, rng: random.Random, chosen: dict[int, int],
@@ -359,13 +487,20 @@ class SearchSpace:
 
     # --- presentation --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """`{"size": N, "labels": {label: {"kind", "candidates", "when"?, ...}}}`."""
+        """`{"size": N, "labels": {label: {"kind", "candidates", "when"?, ...}}, "aliases"?}`."""
         size = None if self.continuous else self.size  # JSON has no infinity
-        return {"size": size, "labels": {k: d.to_json() for k, d in self.decisions.items()}}
+        out = {"size": size, "labels": {k: d.to_json() for k, d in self.decisions.items()}}
+        if self.limits:
+            out["limits"] = [limit.to_json() for limit in self.limits]
+        if self.aliases:
+            out["aliases"] = self.aliases
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SearchSpace:
-        return cls({k: Decision.from_json(k, v) for k, v in data["labels"].items()})
+        return cls({k: Decision.from_json(k, v) for k, v in data["labels"].items()},
+                   {k: list(v) for k, v in data.get("aliases", {}).items()},
+                   [Limit.from_json(limit) for limit in data.get("limits", [])])
 
     def __str__(self) -> str:
         size = "infinitely many" if self.continuous else f"{self.size:,}"
@@ -373,6 +508,7 @@ class SearchSpace:
         for d in self.decisions.values():
             when = f"  (when {d.when_text()})" if d.when else ""
             lines.append(f"  {d.label} [{d.kind}]: {_preview(d)}{when}")
+        lines += [f"  at most {limit.most} {limit.what}" for limit in self.limits]
         return "\n".join(lines)
 
 
@@ -423,6 +559,8 @@ class _Recorder:
     def __init__(self) -> None:
         self.decisions: dict[str, Decision] = {}
         self.paths: dict[str, list[_Path]] = {}
+        self.aliases: dict[str, list[str]] = {}
+        self.limits: list[Limit] = []
 
     def add(self, label: str, kind: str, candidates: list[Any], names: list[str],
             path: _Path, n_chosen: int | None = None,
@@ -535,8 +673,8 @@ def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
         return
     if isinstance(module, Repeat):
         if module.label is not None:
-            recorder.add(module.label, "repeat", list(module.depths),
-                         [str(d) for d in module.depths], path)
+            recorder.add(module.label, "repeat", list(module.values),
+                         [describe(v) for v in module.values], path)
         for index, block in enumerate(module.blocks):
             inner = path
             if module.label is not None:
@@ -546,6 +684,9 @@ def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
         return
     if isinstance(module, Cell):
         _walk_cell(module, path, recorder)
+        return
+    if isinstance(module, NasBench101Cell):
+        _walk_nb101(module, path, recorder)
         return
     _record_values(module, path, recorder)
     for child in module.children():
@@ -563,16 +704,40 @@ def _walk_cell(cell: Cell, path: _Path, recorder: _Recorder) -> None:
             if len(per_input) > 1:
                 inner = path + ((choice.label, frozenset([choice.candidates().index([source])])),)
             _walk(op, inner, recorder)
+    for processor in (cell.preprocessor, cell.postprocessor):
+        if isinstance(processor, nn.Module):
+            _walk(processor, path, recorder)
     _record_values(cell, path, recorder)
+
+
+def _walk_nb101(cell: NasBench101Cell, path: _Path, recorder: _Recorder) -> None:
+    """The number of nodes, then each inner node's op and each node's inputs, active when the
+    cell has that node; the cell's edges are limited."""
+    nodes = cell.num_nodes
+    recorder.add(nodes.label, "value", list(nodes.candidates), [str(n) for n in nodes.candidates],
+                 path, prior=nodes.prior)
+
+    def having(node: int) -> _Path:
+        return path + ((nodes.label, frozenset(k for k, n in enumerate(nodes.candidates) if n > node)),)
+
+    for node, op in enumerate(cell.ops):
+        _walk(op, having(node + 1) if node else path, recorder)
+    for node, choice in enumerate(cell.inputs):
+        _walk(choice, having(node) if node else path, recorder)
+    _walk(cell.projections, path, recorder)
+    limit = Limit(f"edges of cell '{cell.label}'", cell.max_num_edges,
+                  {c.label: [len(s) for s in c.candidates()] for c in cell.inputs[1:]})
+    if limit not in recorder.limits:
+        recorder.limits.append(limit)
 
 
 def _record_values(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
     """The ValueChoices a module holds: its init arguments (a `nas_cli.nn` module or a
     `@basic_unit`) and attributes it keeps (`self.repeats = nn.ValueChoice(...)`)."""
     held = []
-    choice_args = module.__dict__.get(CHOICE_ARGS)
-    if choice_args is not None:
-        held.append(choice_args)
+    for hidden in (CHOICE_ARGS, MUTABLES):
+        if hidden in module.__dict__:
+            held.append(module.__dict__[hidden])
     for name, value in module.__dict__.items():
         if not name.startswith("_") and contains_choice(value):
             held.append(value)
@@ -607,7 +772,7 @@ def search_space(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | 
     model, recorder = build_space(model_class, init_kwargs)
     for mutator in mutators:
         model = _dry_run(mutator, model, recorder)
-    space = SearchSpace(recorder.finish())
+    space = SearchSpace(recorder.finish(), recorder.aliases, recorder.limits)
     if key is not None:
         if len(_CACHE) > 64:
             _CACHE.clear()
@@ -620,10 +785,18 @@ def build_space(model_class: type[nn.Module], init_kwargs: Mapping[str, Any]) ->
     if not getattr(model_class, "_nas_model_wrapper", False):
         name = getattr(model_class, "__name__", repr(model_class))
         raise SpaceError(f"{name} is not a model space: decorate the class with @model_wrapper")
-    with unfixed():
+    with unfixed(), recording() as record:
         model = instantiate(model_class, init_kwargs)
     recorder = _Recorder()
     _walk(model, (), recorder)
+    for label, candidates, prior in record.parameters:  # ModelParameterChoice: always active
+        recorder.add(label, "value", arch_values(candidates), [describe(c) for c in candidates],
+                     (), prior=prior)
+    stems = set(recorder.decisions)  # labels and what precedes each "/" or "__" in them
+    for label in recorder.decisions:
+        stems.update(label[:m.start()] for m in re.finditer("/|__", label))
+    recorder.aliases = {theirs: ours for theirs, ours in record.aliases.items()
+                        if any(o in stems for o in ours)}
     return model, recorder
 
 

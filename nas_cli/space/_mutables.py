@@ -10,17 +10,24 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from nas_cli.errors import SpaceError
-from nas_cli.space._context import auto_label, current_fixed, label_scope
-from nas_cli.space._value import ValueChoice, ValueChoiceX, normalized_prior
+from nas_cli.space._context import (
+    FinalLabel,
+    auto_label,
+    current_fixed,
+    label_scope,
+    same_nni_labels,
+)
+from nas_cli.space._value import ValueChoiceX, arch_values, normalized_prior, same_value
 
 REDUCTIONS = ("sum", "mean", "concat", "none")
+MUTABLES = "_nas_mutables"  # where MutableModule.add_mutable keeps its choices
 
 
 def _chosen(label: str, default: Any) -> Any:
@@ -37,7 +44,27 @@ def _named(candidates: Any) -> tuple[list[Any], list[Any]]:
     return list(range(len(items))), items
 
 
-class _Mutable(nn.Module):
+class MutableModule(nn.Module):
+    """A module holding decisions that are not init arguments of a module (NNI 3.0's
+    MutableModule): `self.add_mutable(nas_cli.mutable.choice("t", [4, 8]))` registers one,
+    usually read with `ensure_frozen`. Base of the mutables."""
+
+    def add_mutable(self, mutable: Any) -> Any:
+        """Register `mutable` (a choice, or a module holding some) with this module."""
+        if isinstance(mutable, nn.Module):
+            return mutable  # a module is found as a child
+        if not isinstance(mutable, ValueChoiceX):
+            return mutable  # frozen: already a plain value
+        self.__dict__.setdefault(MUTABLES, []).append(mutable)
+        return mutable
+
+    @property
+    def mutables(self) -> list[Any]:
+        """The choices registered with `add_mutable`."""
+        return list(self.__dict__.get(MUTABLES, []))
+
+
+class _Mutable(MutableModule):
     """Base of the mutable modules. `__new__` returns the chosen form under `fixed_arch`."""
 
     label: str
@@ -235,55 +262,64 @@ def _takes_input(maker: Any) -> bool:
 
 
 class Repeat(_Mutable):
-    """A block stacked `depth` times; `depth` is an int, a `(min, max)` pair or a ValueChoice.
+    """A block stacked `depth` times; `depth` is an int, a `(min, max)` pair, a ValueChoice, or
+    a value derived from one ValueChoice (`vc + 1`, `vc * 2 // 3`).
 
-    `blocks` is a module (deep-copied, so copies share their decisions), a list of modules, or
-    a factory `f(index) -> Module` (each copy gets its own decisions). Frozen, it is an
-    `nn.Sequential` of the chosen depth.
+    `blocks` is a module (deep-copied, so copies share their decisions), a list of modules or
+    factories (a prefix is taken), or a factory `f(index) -> Module` (each copy gets its own
+    decisions). Frozen, it is an `nn.Sequential` of the chosen depth. The architecture records
+    the depth, or the ValueChoice's value when the depth is derived from it.
     """
 
     @classmethod
     def _create(cls, blocks: Any, depth: Any, *, label: str | None = None):
-        scope = auto_label("repeat", label)  # scopes the automatic labels inside the blocks
-        if isinstance(depth, ValueChoice):
-            label, depths = depth.label, list(depth.candidates)
-        elif isinstance(depth, ValueChoiceX):
-            raise SpaceError(f"Repeat '{scope}': depth must be a plain ValueChoice, not {depth!r}")
-        elif isinstance(depth, tuple | list) and len(depth) == 2:
-            label, depths = scope, list(range(int(depth[0]), int(depth[1]) + 1))
-        elif isinstance(depth, int) and not isinstance(depth, bool):
-            label, depths = None, [depth]
-        else:
-            raise SpaceError(f"Repeat '{scope}': depth must be an int, a (min, max) pair or a ValueChoice, got {depth!r}")
-        if not depths or any(not isinstance(d, int) or d < 0 for d in depths):
-            given = depths if isinstance(depth, ValueChoice) else (
-                tuple(depth) if isinstance(depth, list) else depth)
-            raise SpaceError(f"Repeat '{scope}': depth must give non-negative ints with "
-                             f"min <= max, got {given!r}")
+        ranged = isinstance(depth, tuple | list) and len(depth) == 2
+        scope = auto_label("repeat", label, nni=ranged)  # scopes the automatic labels inside
+        label, values, depths = _depth_choice(scope, depth)
         fixed = current_fixed()
         chosen = None
         if fixed is not None:
-            chosen = depths[0] if label is None else fixed.get(label, depths[0])
-            if chosen not in depths:
-                raise SpaceError(f"label '{label}': {chosen!r} is not a candidate (candidates: {depths})")
+            chosen = depths[0]
+            if label is not None and label in fixed:
+                try:
+                    chosen = depths[[same_value(fixed[label], v) for v in values].index(True)]
+                except ValueError:
+                    raise SpaceError(f"label '{label}': {fixed[label]!r} is not a candidate "
+                                     f"(candidates: {values})") from None
         count = max(depths) if chosen is None else chosen
-        if isinstance(blocks, list | tuple):
-            if len(blocks) < max(depths):
-                raise SpaceError(f"Repeat '{scope}': {len(blocks)} blocks given for a depth up to {max(depths)}")
-            built = list(blocks[:count])
-        else:
-            built = []
-            for index in range(count):
-                if isinstance(blocks, nn.Module):
-                    built.append(copy.deepcopy(blocks))
-                else:
-                    with label_scope(f"{scope}/{index}/"):
-                        built.append(_call_factory(blocks, index))
+        built = _repeat_blocks(scope, blocks, count, max(depths))
         if fixed is not None:
             return nn.Sequential(*built)
-        self = cls._instance(label=label, depths=depths)
+        choice = depth if isinstance(depth, ValueChoiceX) else None
+        prior = next(choice.leaves()).prior if choice is not None else None
+        self = cls._instance(label=label, depths=depths, values=values, depth_choice=choice,
+                             prior=prior)
         self.blocks = nn.ModuleList(built)
         return self
+
+    def depth_of(self, value: Any) -> int:
+        """The depth an architecture's value for `label` stands for (KeyError if none)."""
+        for candidate, depth in zip(self.values, self.depths):
+            if same_value(candidate, value):
+                return depth
+        raise KeyError(value)
+
+    @property
+    def min_depth(self) -> int:
+        return min(self.depths)
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depths)
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self.blocks[index]
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return iter(self.blocks)
 
     def forward(self, x: Any) -> Any:
         for block in self.blocks[: self.depths[0]]:
@@ -294,15 +330,62 @@ class Repeat(_Mutable):
         return f"label={self.label!r}, depths={self.depths}"
 
 
+def _depth_choice(scope: str, depth: Any) -> tuple[str | None, list[Any], list[int]]:
+    """(label, values the architecture records, depth for each value) of a Repeat depth."""
+    if isinstance(depth, ValueChoiceX):
+        leaves = {leaf.label: leaf for leaf in depth.leaves()}
+        if len(leaves) != 1 or getattr(next(iter(leaves.values())), "distribution", None):
+            raise SpaceError(f"Repeat '{scope}': depth must be a ValueChoice or derived from one "
+                             f"ValueChoice with candidates, not {depth!r}")
+        leaf = next(iter(leaves.values()))
+        values = arch_values(leaf.candidates)
+        try:
+            depths = [depth.evaluate({leaf.label: c}) for c in leaf.candidates]
+        except Exception as exc:  # noqa: BLE001 - the user's arithmetic
+            raise SpaceError(f"Repeat '{scope}': depth {depth!r} fails for a candidate: "
+                             f"{type(exc).__name__}: {exc}") from None
+        label, given = leaf.label, depths
+    elif isinstance(depth, tuple | list) and len(depth) == 2:
+        label, depths = scope, list(range(int(depth[0]), int(depth[1]) + 1))
+        values, given = depths, tuple(depth)
+    elif isinstance(depth, int) and not isinstance(depth, bool):
+        label, depths, values, given = None, [depth], [depth], depth
+    else:
+        raise SpaceError(f"Repeat '{scope}': depth must be an int, a (min, max) pair or a "
+                         f"ValueChoice, got {depth!r}")
+    if not depths or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in depths):
+        raise SpaceError(f"Repeat '{scope}': depth must give non-negative ints with "
+                         f"min <= max, got {given!r}")
+    return label, values, depths
+
+
+def _repeat_blocks(scope: str, blocks: Any, count: int, most: int) -> list[nn.Module]:
+    """The first `count` blocks: copies of a module, items of a list (modules or factories),
+    or calls of a factory (each in a label scope of its own)."""
+    if isinstance(blocks, list | tuple) and len(blocks) < most:
+        raise SpaceError(f"Repeat '{scope}': {len(blocks)} blocks given for a depth up to {most}")
+    built = []
+    for index in range(count):
+        block = blocks[index] if isinstance(blocks, list | tuple) else blocks
+        if isinstance(block, nn.Module):
+            built.append(block if isinstance(blocks, list | tuple) else copy.deepcopy(block))
+        else:
+            with label_scope(f"{scope}/{index}/"):
+                built.append(_call_factory(block, index))
+    return built
+
+
 # --------------------------------------------------------------------------- Cell
 class Cell(_Mutable):
-    """A DARTS-style cell. Node `n` (numbered after the `num_predecessors` inputs) has
-    `num_ops_per_node` ops; each op picks one earlier node or input (`{label}/input_{n}_{j}`)
-    and one operation (`{label}/op_{n}_{j}`); a node sums its ops. The output concatenates
-    (dim 1) every node (`merge_op="all"`) or the nodes no other node uses (`"loose_end"`).
+    """A DARTS-style cell (NNI's Cell). Node `n` (numbered after the `num_predecessors` inputs)
+    has `num_ops_per_node` ops; each op picks one earlier node or input (`{label}/input_{n}_{j}`)
+    and one operation (`{label}/op_{n}_{j}`); a node sums its ops. The output concatenates (on
+    `concat_dim`) every node (`merge_op="all"`) or the nodes no other node uses (`"loose_end"`;
+    a frozen cell lists them in `output_node_indices`).
 
     `op_candidates` is a list or dict of modules (deep-copied) or factories
-    `f(node_index, op_index, input_index) -> Module`.
+    `f(node_index, op_index, input_index) -> Module`. `preprocessor(inputs) -> inputs` runs on
+    the list of inputs first; `postprocessor(output, inputs)` makes the cell's result.
     """
 
     @classmethod
@@ -313,85 +396,115 @@ class Cell(_Mutable):
         num_ops_per_node: int = 1,
         num_predecessors: int = 1,
         merge_op: str = "all",
+        preprocessor: Callable[[list[Any]], list[Any]] | None = None,
+        postprocessor: Callable[[Any, list[Any]], Any] | None = None,
+        concat_dim: int = 1,
         *,
         label: str | None = None,
     ):
         label = auto_label("cell", label)
         if merge_op not in ("all", "loose_end"):
             raise SpaceError(f"Cell '{label}': merge_op must be 'all' or 'loose_end', got {merge_op!r}")
-        names, makers = _named(op_candidates)
-        if not makers:
-            raise SpaceError(f"Cell '{label}': needs at least one op candidate")
+        for name, value in (("num_nodes", num_nodes), ("num_ops_per_node", num_ops_per_node),
+                            ("num_predecessors", num_predecessors)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpaceError(f"Cell '{label}': {name} must be a positive int, got {value!r}")
         fixed = current_fixed() is not None
         ops = nn.ModuleDict()
         inputs: dict[str, Any] = {}
         for node in range(num_predecessors, num_predecessors + num_nodes):
             for slot in range(num_ops_per_node):
                 key = f"{node}_{slot}"
-                input_label = f"{label}/input_{key}"
-                op_label = f"{label}/op_{key}"
-                choice = InputChoice(node, 1, label=input_label)
-                # A factory that takes the input index gets one op module per possible input
-                # (same label); otherwise the slot has one op, whatever its input.
-                sources = range(node) if any(_takes_input(m) for m in makers) else [None]
-                per_input = nn.ModuleList()
-                for source in sources:
-                    if fixed and source is not None and source != choice.chosen[0]:
-                        per_input.append(nn.Identity())  # keeps the auto-label order; dropped
-                        continue
-                    with label_scope(f"{op_label}/{source}/"):
-                        built = [
-                            copy.deepcopy(m) if isinstance(m, nn.Module)
-                            else _call_factory(m, node, slot, source)
-                            for m in makers
-                        ]
-                    keyed = isinstance(names[0], str)
-                    per_input.append(LayerChoice(dict(zip(names, built)) if keyed else built, label=op_label))
+                op_label = FinalLabel(f"{label}/op_{key}")
+                choice = InputChoice(node, 1, label=FinalLabel(f"{label}/input_{key}"))
+                per_input = _cell_ops(label, op_candidates, node, slot, op_label,
+                                      choice.chosen[0] if fixed else None)
                 if fixed:
                     ops[key] = per_input[choice.chosen[0] if len(per_input) > 1 else 0]
                     inputs[key] = choice.chosen[0]
                 else:
                     ops[key] = per_input
                     inputs[key] = choice
+        options = dict(num_nodes=num_nodes, num_ops_per_node=num_ops_per_node,
+                       num_predecessors=num_predecessors, merge_op=merge_op,
+                       preprocessor=preprocessor, postprocessor=postprocessor,
+                       concat_dim=concat_dim)
         if fixed:
-            return FixedCell(ops, inputs, num_nodes, num_ops_per_node, num_predecessors, merge_op)
-        self = cls._instance(
-            label=label, num_nodes=num_nodes, num_ops_per_node=num_ops_per_node,
-            num_predecessors=num_predecessors, merge_op=merge_op,
-        )
+            return FixedCell(ops, inputs, **options)
+        self = cls._instance(label=label, **options)
+        self.output_node_indices = list(range(num_predecessors, num_predecessors + num_nodes))
         self.ops = ops
         self.inputs = nn.ModuleDict(inputs)
         return self
 
-    def forward(self, *inputs: Any) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> Any:
         return _run_cell(self, inputs, lambda key: 0,
                          lambda key, source: self.ops[key][source if len(self.ops[key]) > 1 else 0])
 
 
+def _cell_ops(label: str, op_candidates: Any, node: int, slot: int, op_label: str,
+              chosen: int | None) -> nn.ModuleList:
+    """The LayerChoice of one op slot. A factory that takes the input index gets one per
+    possible input (same label; frozen, only the chosen input's is built); otherwise one for
+    all inputs. NNI's callable `op_candidates()` (returning the list or dict) is called per slot.
+    """
+    per_input = nn.ModuleList()
+    candidates = op_candidates
+    with same_nni_labels() as rewind:
+        if callable(op_candidates) and not isinstance(op_candidates, nn.Module | list | tuple | dict):
+            with label_scope(f"{op_label}/"):
+                candidates = op_candidates()
+        names, makers = _named(candidates)
+        if not makers:
+            raise SpaceError(f"Cell '{label}': needs at least one op candidate")
+        sources = range(node) if any(_takes_input(m) for m in makers) else [None]
+        for source in sources:
+            if chosen is not None and source is not None and source != chosen:
+                per_input.append(nn.Identity())  # keeps the input numbering; dropped
+                continue
+            rewind()  # NNI builds one op per slot: its automatic labels repeat across inputs
+            with label_scope(f"{op_label}/{source}/"):
+                built = [copy.deepcopy(m) if isinstance(m, nn.Module)
+                         else _call_factory(m, node, slot, source) for m in makers]
+            keyed = isinstance(names[0], str)
+            per_input.append(LayerChoice(dict(zip(names, built)) if keyed else built, label=op_label))
+    return per_input
+
+
 class FixedCell(nn.Module):
-    """A frozen Cell: each op knows its input; nodes sum their ops; outputs concatenate."""
+    """A frozen Cell: each op knows its input; nodes sum their ops; `output_node_indices` are
+    the nodes concatenated into the output."""
 
     def __init__(self, ops: nn.ModuleDict, inputs: dict[str, int], num_nodes: int,
-                 num_ops_per_node: int, num_predecessors: int, merge_op: str):
+                 num_ops_per_node: int, num_predecessors: int, merge_op: str,
+                 preprocessor: Any = None, postprocessor: Any = None, concat_dim: int = 1):
         super().__init__()
+        self.preprocessor = preprocessor
         self.ops = ops
+        self.postprocessor = postprocessor
         self.sources = dict(inputs)
         self.num_nodes = num_nodes
         self.num_ops_per_node = num_ops_per_node
         self.num_predecessors = num_predecessors
         self.merge_op = merge_op
+        self.concat_dim = concat_dim
+        nodes = range(num_predecessors, num_predecessors + num_nodes)
+        used = set(self.sources.values()) if merge_op == "loose_end" else set()
+        self.output_node_indices = [n for n in nodes if n not in used]
 
-    def forward(self, *inputs: Any) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> Any:
         return _run_cell(self, inputs, self.sources.__getitem__, lambda key, source: self.ops[key])
 
 
 def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int],
-              op_of: Callable[[str, int], nn.Module]) -> torch.Tensor:
+              op_of: Callable[[str, int], nn.Module]) -> Any:
     if len(inputs) == 1 and isinstance(inputs[0], list | tuple):
         inputs = tuple(inputs[0])
     if len(inputs) != cell.num_predecessors:
         raise ValueError(f"Cell expects {cell.num_predecessors} inputs, got {len(inputs)}")
-    states = list(inputs)
+    given = list(inputs)
+    preprocessor = getattr(cell, "preprocessor", None)
+    states = list(preprocessor(list(given))) if preprocessor is not None else list(given)
     used: set[int] = set()
     for node in range(cell.num_predecessors, cell.num_predecessors + cell.num_nodes):
         outputs = []
@@ -403,6 +516,7 @@ def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int
         states.append(sum(outputs[1:], outputs[0]))
     nodes = range(cell.num_predecessors, len(states))
     if cell.merge_op == "loose_end":
-        nodes = [n for n in nodes if n not in used] or [len(states) - 1]
-    return torch.cat([states[n] for n in nodes], dim=1)
-
+        nodes = [n for n in nodes if n not in used]
+    merged = torch.cat([states[n] for n in nodes], dim=getattr(cell, "concat_dim", 1))
+    postprocessor = getattr(cell, "postprocessor", None)
+    return postprocessor(merged, given) if postprocessor is not None else merged

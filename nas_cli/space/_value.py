@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Union
 
+from nas_cli.distributions import Distribution
 from nas_cli.errors import SpaceError
-from nas_cli.space._context import auto_label, current_fixed
+from nas_cli.space._context import auto_label, current_fixed, current_record
 
 
 def json_value(value: Any) -> Any:
@@ -67,19 +69,66 @@ class ValueChoiceX:
 
     # --- inspection -------------------------------------------------------------------------
     def leaves(self) -> Iterator[ValueChoice]:
-        """The ValueChoices (decisions) this value depends on."""
+        """The ValueChoices (decisions) this value depends on, in order (with repeats)."""
         for operand in self._operands:
             if isinstance(operand, ValueChoiceX):
                 yield from operand.leaves()
 
-    def evaluate(self, chosen: dict[str, Any]) -> Any:
-        """The concrete value given each leaf label's chosen candidate value."""
-        args = [o.evaluate(chosen) if isinstance(o, ValueChoiceX) else o for o in self._operands]
+    def inner_choices(self) -> Iterator[ValueChoice]:
+        """NNI's name for `leaves()`: every leaf choice, in order, not deduplicated."""
+        return self.leaves()
+
+    def evaluate(self, values: Mapping[str, Any] | Iterable[Any]) -> Any:
+        """The concrete value: `values` maps each leaf label to its chosen value, or (NNI's
+        form) gives one value per leaf in the order of `inner_choices()`.
+
+        >>> (ValueChoice([1, 2], label="a") * 10).evaluate([2])
+        20
+        """
+        if isinstance(values, Mapping):
+            return self._evaluate(lambda leaf: values[leaf.label])
+        given = iter(values)
+
+        def take(leaf: ValueChoice) -> Any:
+            try:
+                value = next(given)
+            except StopIteration:
+                raise ValueError(f"too few values to evaluate {self!r}: one per inner choice, "
+                                 "in the order of inner_choices()") from None
+            leaf.check(value)
+            return value
+
+        return self._evaluate(take)
+
+    def _evaluate(self, value_of: Callable[[ValueChoice], Any]) -> Any:
+        args = [o._evaluate(value_of) if isinstance(o, ValueChoiceX) else o for o in self._operands]
         return self._function(*args)
 
     def first(self) -> Any:
-        """The value when every decision takes its first candidate."""
-        return self.evaluate({leaf.label: leaf.candidates[0] for leaf in self.leaves()})
+        """The value when every decision takes its first candidate (a range its middle)."""
+        return self._evaluate(lambda leaf: leaf.dry_run())
+
+    def dry_run(self) -> Any:
+        """NNI's name for `first()`: the value the unfrozen space is built with."""
+        return self.first()
+
+    def all_options(self) -> Iterator[Any]:
+        """Every value this can take, one per combination of its leaves' candidates (a label
+        met twice counts once), as NNI's `all_options()`."""
+        leaves: dict[str, ValueChoice] = {}
+        for leaf in self.leaves():
+            if getattr(leaf, "distribution", None) is not None:
+                raise SpaceError(f"{self!r} takes continuous values: all_options() needs candidates")
+            leaves.setdefault(leaf.label, leaf)
+        for combination in itertools.product(*(leaf.candidates for leaf in leaves.values())):
+            yield self.evaluate(dict(zip(leaves, combination)))
+
+    def __call__(self) -> Any:
+        """Calling a choice in `forward` of the unfrozen space gives its first value (NNI)."""
+        return self.first()
+
+    def __class_getitem__(cls, item: Any) -> type:  # ChoiceOf[int] in type hints
+        return cls
 
     def __repr__(self) -> str:
         return self._text
@@ -152,11 +201,57 @@ class ValueChoiceX:
     def __rmod__(self, o):
         return self._op(operator.mod, "%", o, True)
 
-    def __pow__(self, o):
+    def __pow__(self, o, modulo=None):
+        if modulo is not None:
+            return _apply(pow, (self, o, modulo), "pow")
         return self._op(operator.pow, "**", o)
 
-    def __rpow__(self, o):
+    def __rpow__(self, o, modulo=None):
+        if modulo is not None:
+            return _apply(pow, (o, self, modulo), "pow")
         return self._op(operator.pow, "**", o, True)
+
+    def __matmul__(self, o):
+        return self._op(operator.matmul, "@", o)
+
+    def __rmatmul__(self, o):
+        return self._op(operator.matmul, "@", o, True)
+
+    def __divmod__(self, o):
+        return _apply(divmod, (self, o), "divmod")
+
+    def __rdivmod__(self, o):
+        return _apply(divmod, (o, self), "divmod")
+
+    def __and__(self, o):
+        return self._op(operator.and_, "&", o)
+
+    def __rand__(self, o):
+        return self._op(operator.and_, "&", o, True)
+
+    def __or__(self, o):
+        return self._op(operator.or_, "|", o)
+
+    def __ror__(self, o):
+        return self._op(operator.or_, "|", o, True)
+
+    def __xor__(self, o):
+        return self._op(operator.xor, "^", o)
+
+    def __rxor__(self, o):
+        return self._op(operator.xor, "^", o, True)
+
+    def __lshift__(self, o):
+        return self._op(operator.lshift, "<<", o)
+
+    def __rlshift__(self, o):
+        return self._op(operator.lshift, "<<", o, True)
+
+    def __rshift__(self, o):
+        return self._op(operator.rshift, ">>", o)
+
+    def __rrshift__(self, o):
+        return self._op(operator.rshift, ">>", o, True)
 
     def __eq__(self, o):  # type: ignore[override]
         return self._op(operator.eq, "==", o)
@@ -181,11 +276,28 @@ class ValueChoiceX:
     def __neg__(self):
         return ValueChoiceX(operator.neg, [self], f"-{self!r}")
 
+    def __pos__(self):
+        return ValueChoiceX(operator.pos, [self], f"+{self!r}")
+
+    def __invert__(self):
+        return ValueChoiceX(operator.invert, [self], f"~{self!r}")
+
+    def __floor__(self):
+        return ValueChoiceX(math.floor, [self], f"math.floor({self!r})")
+
+    def __ceil__(self):
+        return ValueChoiceX(math.ceil, [self], f"math.ceil({self!r})")
+
+    def __trunc__(self):
+        return self._refuse("math.trunc() (use ValueChoice.to_int)")
+
     def __abs__(self):
         return ValueChoiceX(abs, [self], f"abs({self!r})")
 
     def __round__(self, ndigits: int | None = None):
-        return ValueChoiceX(round, [self, ndigits], f"round({self!r})")
+        if ndigits is None:
+            return ValueChoiceX(round, [self], f"round({self!r})")
+        return _apply(round, (self, ndigits), "round")
 
     def __getitem__(self, key: Any):
         return ValueChoiceX(operator.getitem, [self, key], f"{self!r}[{key!r}]")
@@ -193,12 +305,13 @@ class ValueChoiceX:
     # --- helpers that work on choices and on plain values alike -------------------------------
     @staticmethod
     def max(*values: Any) -> Any:
-        """`ValueChoice.max(a, b)`: the larger, derived when any argument is a choice."""
-        return _apply(max, values, "max")
+        """`ValueChoice.max(a, b)` or `ValueChoice.max([a, b])`: the larger, derived when any
+        argument is a choice."""
+        return _apply(max, _spread(values), "max")
 
     @staticmethod
     def min(*values: Any) -> Any:
-        return _apply(min, values, "min")
+        return _apply(min, _spread(values), "min")
 
     @staticmethod
     def condition(predicate: Any, true: Any, false: Any) -> Any:
@@ -212,6 +325,13 @@ class ValueChoiceX:
     @staticmethod
     def to_float(value: Any) -> Any:
         return _apply(float, (value,), "float")
+
+
+def _spread(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """max([a, b]) as max(a, b)."""
+    if len(values) == 1 and isinstance(values[0], list | tuple):
+        return tuple(values[0])
+    return values
 
 
 def _apply(fn: Callable[..., Any], values: Sequence[Any], name: str) -> Any:
@@ -284,8 +404,122 @@ class ValueChoice(ValueChoiceX):
     def leaves(self) -> Iterator[ValueChoice]:
         yield self
 
-    def evaluate(self, chosen: dict[str, Any]) -> Any:
-        return chosen[self.label]
+    def _evaluate(self, value_of: Callable[[ValueChoice], Any]) -> Any:
+        return value_of(self)
+
+    def dry_run(self) -> Any:
+        return self.candidates[0]
+
+    def check(self, value: Any) -> None:
+        """ValueError unless `value` is one of the candidates."""
+        if not any(same_value(value, c) for c in self.candidates):
+            raise ValueError(f"{value!r} is not a candidate of {self!r}")
+
+
+class ContinuousChoice(ValueChoiceX):
+    """One decision over a numeric range (NNI 3.0's `nni.uniform`, `nni.loguniform`): a
+    dropout rate, a width multiplier. Frozen, it is the chosen number; unfrozen, the space is
+    built with the range's middle.
+
+    >>> rate = ContinuousChoice(Distribution(0.0, 0.5), label="rate")
+    """
+
+    label: str
+    distribution: Distribution
+    candidates: list[Any] = []  # none: a range
+    prior = None
+
+    def __new__(cls, distribution: Distribution | None = None, *, label: str | None = None):
+        if distribution is None:  # copy / pickle
+            return super().__new__(cls)
+        label = auto_label("continuous", label, nni=False)
+        fixed = current_fixed()
+        if fixed is not None:
+            if label not in fixed:
+                return distribution.default()
+            try:
+                return distribution.normalize(fixed[label])
+            except ValueError as exc:
+                raise SpaceError(f"label '{label}': {exc}") from None
+        self = super().__new__(cls)
+        self.label = label
+        self.distribution = distribution
+        return self
+
+    def __init__(self, distribution: Distribution | None = None, *, label: str | None = None):
+        if distribution is not None:
+            super().__init__(_identity, [], f"{distribution.describe()} (label={self.label!r})")
+
+    def __getnewargs_ex__(self):
+        return (), {}
+
+    def leaves(self) -> Iterator[Any]:
+        yield self
+
+    def _evaluate(self, value_of: Callable[[Any], Any]) -> Any:
+        return value_of(self)
+
+    def dry_run(self) -> Any:
+        return self.distribution.default()
+
+    def check(self, value: Any) -> None:
+        self.distribution.normalize(value)
+
+
+class ModelParameterChoice:
+    """NNI's ModelParameterChoice: a decision that is a plain value even while the space is
+    built (usable in `if`, `range()`, any function). Unfrozen it is `default` (a candidate, or
+    a function of the candidates; the first by default); frozen, the chosen candidate. It is
+    always active: nothing tells where the value is used.
+
+    >>> depth = ModelParameterChoice([2, 3, 4], label="depth")   # an int, 2 in the space
+    """
+
+    def __new__(cls, candidates: Sequence[Any], *, prior: Sequence[float] | None = None,
+                default: Any = None, label: str | None = None) -> Any:
+        candidates = list(candidates)
+        label = auto_label("parameterchoice", label)
+        if not candidates:
+            raise SpaceError(f"ModelParameterChoice '{label}': needs at least one candidate")
+        fixed = current_fixed()
+        if fixed is not None and label in fixed:
+            try:
+                return pick(candidates, fixed[label])
+            except KeyError:
+                raise SpaceError(f"label '{label}': {fixed[label]!r} is not a candidate "
+                                 f"(candidates: {arch_values(candidates)})") from None
+        if default is None:
+            default = cls.FIRST
+        if not any(same_value(default, c) for c in candidates):
+            if not callable(default):
+                raise SpaceError(f"ModelParameterChoice '{label}': default {default!r} is "
+                                 "neither a candidate nor a function of the candidates")
+            default = default(candidates)
+        record = current_record()
+        if fixed is None and record is not None:
+            record.parameters.append(
+                (label, candidates, normalized_prior(prior, len(candidates),
+                                                     f"ModelParameterChoice '{label}'")))
+        return default
+
+    @staticmethod
+    def FIRST(candidates: Sequence[Any]) -> Any:  # noqa: N802 - NNI's name
+        return candidates[0]
+
+    @staticmethod
+    def LAST(candidates: Sequence[Any]) -> Any:  # noqa: N802 - NNI's name
+        return candidates[-1]
+
+
+class _MaybeChoice:
+    """`MaybeChoice[int]`: an int or a choice of ints (NNI's type hint)."""
+
+    def __getitem__(self, item: Any) -> Any:
+        return Union[ValueChoiceX, item]  # noqa: UP007 - a runtime Union
+
+
+ChoiceOf = ValueChoiceX
+MaybeChoice = _MaybeChoice()
 
 
 def contains_choice(obj: Any) -> bool:

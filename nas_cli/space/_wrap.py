@@ -14,7 +14,14 @@ from typing import Any
 from torch import nn
 
 from nas_cli.errors import ArchError, SpaceError
-from nas_cli.space._context import current_fixed, fixed_is_validated, model_build, unfixed
+from nas_cli.space._context import (
+    current_fixed,
+    fixed_allows_unknown,
+    fixed_arch,
+    fixed_is_validated,
+    model_build,
+    unfixed,
+)
 from nas_cli.space._value import contains_choice, first_values
 
 CHOICE_ARGS = "_nas_choice_args"
@@ -114,8 +121,11 @@ def model_wrapper(cls: type) -> type:
 
                 with unfixed():
                     space = search_space(type(self), _bind(original, args, kwargs))
-                space.validate(arch)
-            original(self, *args, **kwargs)
+                canonical = space.validate(arch, allow_unknown=fixed_allows_unknown())
+                with fixed_arch(canonical, _validated=True):  # in our labels and values
+                    original(self, *args, **kwargs)
+            else:
+                original(self, *args, **kwargs)
         object.__setattr__(self, "_nas_init_args", (args, kwargs))
 
     cls.__init__ = __init__

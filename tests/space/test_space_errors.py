@@ -206,11 +206,15 @@ def test_bad_repeat_depth_is_refused(depth, message):
         nn.Repeat(nn.ReLU(), depth, label="r")
 
 
-def test_repeat_depth_must_be_a_plain_value_choice_of_ints():
-    with pytest.raises(SpaceError, match=r"depth must be a plain ValueChoice, not \(ValueChoice"):
-        nn.Repeat(nn.ReLU(), nn.ValueChoice([1, 2], label="d") + 1)
+def test_repeat_depth_must_come_from_one_value_choice_of_ints():
+    two = nn.ValueChoice([1, 2], label="d") + nn.ValueChoice([0, 1], label="e")
+    with pytest.raises(SpaceError, match=r"depth must be a ValueChoice or derived from one "
+                                         r"ValueChoice with candidates, not \(ValueChoice"):
+        nn.Repeat(nn.ReLU(), two)
     with pytest.raises(SpaceError, match=r"non-negative ints with min <= max, got \[1, 2.5\]"):
         nn.Repeat(nn.ReLU(), nn.ValueChoice([1, 2.5], label="d"))
+    with pytest.raises(SpaceError, match=r"non-negative ints with min <= max, got \[-1, 0\]"):
+        nn.Repeat(nn.ReLU(), nn.ValueChoice([1, 2], label="d") - 2)
 
 
 def test_repeat_needs_enough_blocks_in_a_list():

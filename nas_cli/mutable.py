@@ -1,0 +1,38 @@
+"""NNI 3.0's `nni.mutable` and its shortcuts (`nni.choice`, `nni.uniform`, ...) on nas-cli.
+
+    from nas_cli.mutable import choice, uniform
+    width = choice("width", [32, 64])         # a ValueChoice labelled "width"
+    rate = uniform("dropout", 0.0, 0.5)       # a continuous decision
+
+`choice`, `uniform`, `quniform`, `loguniform` and `qloguniform` are also `nas_cli.choice`, ...
+so NNI code written as `nni.choice(...)` runs with `import nas_cli as nni`.
+"""
+
+from nas_cli.space._context import label_scope as _label_scope
+from nas_cli.space._nni import (
+    UNSUPPORTED_MUTABLE,
+    Categorical,
+    Mutable,
+    Numerical,
+    Sample,
+    choice,
+    ensure_frozen,
+    loguniform,
+    qloguniform,
+    quniform,
+    uniform,
+)
+from nas_cli.space._value import ValueChoiceX as MutableExpression
+
+globals().update(UNSUPPORTED_MUTABLE)
+
+
+def label_scope(name: str):
+    """`with label_scope("stage1"):` puts the labels made inside (given or automatic) under
+    `stage1/`, as NNI 3.0 does."""
+    return _label_scope(f"{name}/", named=True)
+
+
+__all__ = ["Categorical", "Mutable", "MutableExpression", "Numerical", "Sample", "choice",
+           "ensure_frozen", "label_scope", "loguniform", "qloguniform", "quniform", "uniform",
+           *sorted(UNSUPPORTED_MUTABLE)]
