@@ -6,7 +6,7 @@ fast: `from nas_cli import model_wrapper` works as usual.
 
 from __future__ import annotations
 
-from typing import Any
+from nas_cli._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -34,10 +34,4 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nas_cli' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -18,13 +18,11 @@ def space(
     """Show the search space a spec names: labels, kinds, candidates, size."""
     from rich.table import Table
 
-    from nas_cli.experiment import load_space
-    from nas_cli.space import search_space
+    from nas_cli.experiment._load import discover
     from nas_cli.spec import load_spec
 
     experiment_spec = load_spec(spec)
-    model_class, mutators = load_space(experiment_spec)
-    found = search_space(model_class, experiment_spec.model_space.init_kwargs, mutators)
+    found = discover(experiment_spec)  # a space known from an earlier run is not rebuilt
     feasible = _feasibility(experiment_spec, found)
     if as_json:
         data = found.to_json()

@@ -9,7 +9,7 @@ Names are imported on first use, so importing this package does not import torch
 
 from __future__ import annotations
 
-from typing import Any
+from nas_cli._lazy import lazy_getattr
 
 _LAZY = {
     "train_and_evaluate": "nas_cli.evaluator._lightning",
@@ -21,10 +21,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nas_cli.evaluator' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

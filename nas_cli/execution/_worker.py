@@ -57,7 +57,7 @@ def initialize(events: Any, threads: int, env: dict[str, str],
     except RuntimeError:
         pass
     _events = _Outbox(events) if events else None
-    for module in ("nas_cli.space", "nas_cli.execution._trial", *warm_imports):
+    for module in ("nas_cli.nn", "nas_cli.space._freeze", "nas_cli.execution._trial", *warm_imports):
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - only a warm-up; the trial reports real errors

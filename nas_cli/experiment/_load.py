@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import difflib
+import pickle
 import sys
 import traceback
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from nas_cli._imports import import_ref
 from nas_cli.errors import NasError, SpaceError, SpecError
-from nas_cli.spec import ExperimentSpec
-from nas_cli.spec._models import FunctionEvaluatorSpec, TableEvaluatorSpec
+
+if TYPE_CHECKING:
+    from nas_cli.spec import ExperimentSpec
 
 
 def _user_frame(exc: BaseException) -> str:
@@ -98,7 +100,7 @@ def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
     from nas_cli.evaluator._training import TrainingEvaluator
 
     config = spec.evaluator
-    if isinstance(config, TableEvaluatorSpec):
+    if config.type == "table":
         from nas_cli.evaluator._table import TableEvaluator, read_table
         from nas_cli.space import search_space
         from nas_cli.spec import resolve_path
@@ -108,7 +110,7 @@ def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
             space = search_space(model_class, spec.model_space.init_kwargs, mutators)
         return TableEvaluator(read_table(resolve_path(spec, config.path), space,
                                          spec.objective.metric, config.sqlite_table))
-    if isinstance(config, FunctionEvaluatorSpec):
+    if config.type == "function":
         function = load_attr(config.function, spec.base_dir, "evaluator.function")
         if not callable(function):
             raise SpecError(f"evaluator.function: {config.function} is not callable")
@@ -127,10 +129,80 @@ def build_payload(spec: ExperimentSpec, device: str = "cpu"):
 
     model_class, mutators = load_space(spec)
     space = search_space(model_class, spec.model_space.init_kwargs, mutators)
-    evaluator = load_evaluator(spec, space)
-    payload = TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators, evaluator,
-                           spec.objective.metric, device)
-    return payload, space
+    return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
+                        load_evaluator(spec, space), spec.objective.metric, device), space
+
+
+def payload_from_spec(spec: ExperimentSpec, device: str = "cpu") -> Any:
+    """The TrialPayload of a spec, without discovering the space (what a worker needs)."""
+    from nas_cli.execution import TrialPayload
+
+    model_class, mutators = load_space(spec)
+    return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
+                        load_evaluator(spec), spec.objective.metric, device)
+
+
+class _FromSpec:
+    """Pickles as "call payload_from_spec(spec)": the worker that unpickles it imports the
+    user's code itself, so the driver need not (workers that see this machine's files). The
+    spec travels as the plain data that `payload_from_spec` reads (no pydantic in workers for
+    function evaluators; the training evaluators keep their config)."""
+
+    def __init__(self, spec: ExperimentSpec):
+        self.spec = spec
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        ms, evaluator = self.spec.model_space, self.spec.evaluator
+        if evaluator.type == "function":
+            evaluator = SimpleNamespace(type="function", function=evaluator.function,
+                                        kwargs=dict(evaluator.kwargs))
+        plain = SimpleNamespace(
+            model_space=SimpleNamespace(module=ms.module, class_name=ms.class_name,
+                                        init_kwargs=dict(ms.init_kwargs),
+                                        mutators=list(ms.mutators)),
+            evaluator=evaluator, base_dir=self.spec.base_dir,
+            objective=SimpleNamespace(metric=self.spec.objective.metric))
+        return payload_from_spec, (plain,)
+
+
+def _built_here(spec: ExperimentSpec) -> bool:
+    """What needs the space built in this process: constraints (they build models to count
+    parameters and FLOPs), a table evaluator (its table, a data file, is checked against the
+    space before anything runs)."""
+    limits = spec.constraints
+    return spec.evaluator.type == "table" or (
+        limits is not None and bool(limits.max_params or limits.max_flops))
+
+
+def prepare_run(spec: ExperimentSpec, *, shared_files: bool) -> tuple[Any, bytes, Any]:
+    """(space, payload bytes for the workers, payload or None) for running `spec`.
+
+    A space known from an earlier run with unchanged files is not rebuilt: this process then
+    imports neither the user's code nor torch, and workers that see this machine's files
+    (`shared_files`) build the payload from the spec. Otherwise the space is built here,
+    errors reading as always, and remembered."""
+    from nas_cli.experiment import _space_cache
+
+    if shared_files and not _built_here(spec):
+        space = _space_cache.lookup(spec, with_evaluator=True)
+        if space is not None:
+            return space, pickle.dumps(_FromSpec(spec)), None
+    payload, space = build_payload(spec)
+    _space_cache.remember(spec, space, with_evaluator=True)
+    return space, pickle_payload(payload), payload
+
+
+def discover(spec: ExperimentSpec) -> Any:
+    """The search space a spec names (for `nas space`): known, or built and remembered."""
+    from nas_cli.experiment import _space_cache
+    from nas_cli.space import search_space
+
+    space = _space_cache.lookup(spec, with_evaluator=False)
+    if space is None:
+        model_class, mutators = load_space(spec)
+        space = search_space(model_class, spec.model_space.init_kwargs, mutators)
+        _space_cache.remember(spec, space, with_evaluator=False)
+    return space
 
 
 def pickle_payload(payload: Any) -> bytes:

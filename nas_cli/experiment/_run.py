@@ -20,7 +20,7 @@ from nas_cli.errors import ExperimentError, NasError, StoreError
 from nas_cli.execution import Backend, Finished, Intermediate
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
-from nas_cli.experiment._load import build_payload, pickle_payload
+from nas_cli.experiment._load import prepare_run
 from nas_cli.spec import ExperimentSpec, dump_spec, early_stopping_params, strategy_params
 from nas_cli.strategy import create as create_strategy
 from nas_cli.trials import TrialRecord, TrialState
@@ -249,8 +249,9 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     try:
         backend = (run.backend_factory or default_backend)(spec)
         backend.prepare()  # workers import torch while this process builds the space
-        payload, space = build_payload(spec)
-        payload_bytes = pickle_payload(payload)
+        # a space known from an earlier run: neither the user's code nor torch imported here
+        space, payload_bytes, payload = prepare_run(
+            spec, shared_files=spec.training_service.platform != "ray")
     except Exception:
         if backend is not None:
             backend.shutdown()

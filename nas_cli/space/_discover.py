@@ -16,18 +16,19 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from nas_cli.distributions import Distribution
 from nas_cli.errors import ArchError, SpaceError
-from nas_cli.space._cells import NasBench101Cell
 from nas_cli.space._context import recording, unfixed
-from nas_cli.space._mutables import MUTABLES, Cell, InputChoice, LayerChoice, Repeat
-from nas_cli.space._mutator import Mutator
 from nas_cli.space._value import arch_values, choice_leaves, contains_choice, describe, same_value
-from nas_cli.space._wrap import CHOICE_ARGS
+
+if TYPE_CHECKING:  # torch is imported where a space is built, not where one is read from JSON
+    from torch import nn
+
+    from nas_cli.space._cells import NasBench101Cell
+    from nas_cli.space._mutables import Cell
+    from nas_cli.space._mutator import Mutator
 
 Condition = list[dict[str, list[Any]]]   # any of these conjunctions {label: values} holds
 
@@ -659,6 +660,9 @@ def _reduce(conjs: list[dict[str, frozenset[int]]],
 
 
 def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
+    from nas_cli.space._cells import NasBench101Cell
+    from nas_cli.space._mutables import Cell, InputChoice, LayerChoice, Repeat
+
     if isinstance(module, LayerChoice):
         names = [str(n) if isinstance(n, str) else f"{n}: {type(m).__name__}"
                  for n, m in zip(module.names, module.candidates)]
@@ -696,6 +700,8 @@ def _walk(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
 def _walk_cell(cell: Cell, path: _Path, recorder: _Recorder) -> None:
     """A cell's inputs, then its ops; an op built for one input (a 3-argument factory) is
     active only when the slot takes that input."""
+    from torch import nn
+
     for key, choice in cell.inputs.items():
         _walk(choice, path, recorder)
         per_input = cell.ops[key]
@@ -734,6 +740,9 @@ def _walk_nb101(cell: NasBench101Cell, path: _Path, recorder: _Recorder) -> None
 def _record_values(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
     """The ValueChoices a module holds: its init arguments (a `nas_cli.nn` module or a
     `@basic_unit`) and attributes it keeps (`self.repeats = nn.ValueChoice(...)`)."""
+    from nas_cli.space._mutables import MUTABLES
+    from nas_cli.space._wrap import CHOICE_ARGS
+
     held = []
     for hidden in (CHOICE_ARGS, MUTABLES):
         if hidden in module.__dict__:
@@ -812,6 +821,8 @@ def instantiate(model_class: type[nn.Module], init_kwargs: Mapping[str, Any]) ->
 
 
 def _dry_run(mutator: Mutator, model: nn.Module, recorder: _Recorder) -> nn.Module:
+    from torch import nn
+
     def record(label: str, candidates: list[Any]) -> int:
         if not candidates:
             raise SpaceError(f"mutator '{mutator.full_label}': choice() needs at least one candidate")

@@ -84,11 +84,8 @@ def _new_file(path: Path, study_name: str, direction: str | None) -> bool:
     or, without a cache folder, the schema and the study made in place by Optuna (False)."""
     from nas_cli.store._template import copy_template
 
-    try:
-        if copy_template(path):
-            return True
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if copy_template(path):
+        return True
     _create_with_optuna(path, study_name, direction)
     return False
 

@@ -13,18 +13,13 @@ import contextlib
 import importlib.util
 import os
 import re
-import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
 
+from nas_cli._files import atomic_copy, cache_dir
+
 _VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
-
-
-def cache_dir() -> Path:
-    """nas-cli's cache folder: `$XDG_CACHE_HOME/nas-cli`, else `~/.cache/nas-cli`."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nas-cli"
 
 
 def optuna_version() -> str:
@@ -96,9 +91,10 @@ def template() -> Path | None:
 
 
 def copy_template(path: Path) -> bool:
-    """Put an empty Optuna schema at `path` (a new file); False when no template can be had."""
+    """Put an empty Optuna schema at `path` (a new file, written atomically); False when no
+    template can be had."""
     source = template()
     if source is None:
         return False
-    shutil.copyfile(source, path)
+    atomic_copy(source, path)
     return True

@@ -15,9 +15,10 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, distribution_to_json
 
+from nas_cli._files import cache_dir
 from nas_cli.store import TrialStore
 from nas_cli.store._study import categorical_json
-from nas_cli.store._template import cache_dir, optuna_version
+from nas_cli.store._template import optuna_version
 from nas_cli.trials import TrialRecord, TrialState
 
 SPACE = {"size": 6, "labels": {"hidden": {"kind": "value", "candidates": [4, 8, 16]},
