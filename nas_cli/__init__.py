@@ -34,4 +34,8 @@ _LAZY = {
 
 __all__ = ["__version__", *_LAZY]
 
+# NNI's experiment API: importing works, using it says to write a spec (see nas_cli.space._nni)
+_LAZY.update(dict.fromkeys(("RetiariiExperiment", "RetiariiExeConfig", "NasExperiment",
+                            "NasExperimentConfig", "FunctionalEvaluator", "debug_mutated_model"),
+                           "nas_cli.space._nni"))
 __getattr__ = lazy_getattr(__name__, _LAZY)

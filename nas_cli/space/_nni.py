@@ -226,6 +226,20 @@ UNSUPPORTED_MUTABLE = {
                                   "ensure_frozen(choice) gives a choice's value"),
 }
 
+SPEC = ("write a spec (model_space, strategy, evaluator, max_trial_number) and run "
+        "`nas run spec.yaml`")
+UNSUPPORTED_TOP = {  # NNI's experiment API: a spec and `nas run` replace it
+    "RetiariiExperiment": Unsupported("RetiariiExperiment", SPEC),
+    "RetiariiExeConfig": Unsupported("RetiariiExeConfig", SPEC),
+    "NasExperiment": Unsupported("NasExperiment", SPEC),
+    "NasExperimentConfig": Unsupported("NasExperimentConfig", SPEC),
+    "FunctionalEvaluator": Unsupported("FunctionalEvaluator", "name the function in the spec: "
+                                       "evaluator: {type: function, function: 'file.py:name'}"),
+    "debug_mutated_model": Unsupported("debug_mutated_model", "run one architecture with "
+                                       "`nas trial spec.yaml --arch arch.json`"),
+}
+globals().update(UNSUPPORTED_TOP)
+
 __all__ = ["Categorical", "Mutable", "ModelSpace", "Numerical", "ParametrizedModule", "Sample",
            "choice", "current_model", "ensure_frozen", "loguniform", "model_context",
            "qloguniform", "quniform", "serialize", "serialize_cls", "trace", "uniform",

@@ -355,6 +355,8 @@ def normalized_prior(prior: Sequence[float] | None, n: int, where: str) -> list[
         raise SpaceError(f"{where}: prior must be {n} non-negative numbers (one per candidate) "
                          f"with a positive sum, got {prior!r}")
     total = sum(weights)
+    if abs(total - 1) < 1e-9:  # already a distribution: kept as written
+        return [float(w) for w in weights]
     return [w / total for w in weights]
 
 
