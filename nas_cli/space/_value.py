@@ -127,6 +127,36 @@ class ValueChoiceX:
         """Calling a choice in `forward` of the unfrozen space gives its first value (NNI)."""
         return self.first()
 
+    # --- NNI 3.0's names for the same ----------------------------------------------------------
+    def freeze(self, sample: Mapping[str, Any]) -> Any:
+        """NNI 3.0: the value for an architecture `{label: value}`."""
+        return self.evaluate(sample)
+
+    def default(self) -> Any:
+        """NNI 3.0: the value the unfrozen space is built with."""
+        return self.first()
+
+    def grid(self, memo: Any = None, granularity: int | None = None) -> Iterator[Any]:
+        """NNI 3.0: every value this can take (`all_options()`)."""
+        return self.all_options()
+
+    def simplify(self) -> dict[str, Any]:
+        """NNI 3.0: the leaf choices this depends on, by label."""
+        return {leaf.label: leaf for leaf in self.leaves()}
+
+    def random(self, memo: dict[str, Any] | None = None, random_state: Any = None) -> Any:
+        """NNI 3.0: the value for random candidates of its leaves (one per label; `memo`
+        holds values already drawn and receives the new ones)."""
+        import random as _random
+
+        memo = {} if memo is None else memo
+        rng = random_state if isinstance(random_state, _random.Random) else _random.Random(random_state)
+        for label, leaf in self.simplify().items():
+            if label not in memo:
+                memo[label] = (leaf.distribution.sample(rng) if getattr(leaf, "distribution", None)
+                               else rng.choice(leaf.candidates))
+        return self.evaluate(memo)
+
     def __class_getitem__(cls, item: Any) -> type:  # ChoiceOf[int] in type hints
         return cls
 
@@ -411,6 +441,11 @@ class ValueChoice(ValueChoiceX):
 
     def dry_run(self) -> Any:
         return self.candidates[0]
+
+    @property
+    def values(self) -> list[Any]:
+        """NNI 3.0's name for `candidates`."""
+        return self.candidates
 
     def check(self, value: Any) -> None:
         """ValueError unless `value` is one of the candidates."""

@@ -110,6 +110,15 @@ def test_label_prefix_and_label_scope_put_labels_under_a_name():
         "net/1", "net/w", "net/stage/w", "net/stage/cell/input_1_0", "net/stage/cell/op_1_0"]
 
 
+def test_nni3_methods_of_choices_and_expressions():
+    width = choice("w", [16, 32])
+    half = width // 2
+    assert list(half.grid()) == [8, 16] and half.freeze({"w": 32}) == 16 and half.default() == 8
+    assert list(half.simplify()) == ["w"] and width.values == [16, 32]
+    memo = {}
+    assert half.random(memo, random_state=3) == memo["w"] // 2 and memo["w"] in (16, 32)
+
+
 def test_nni_shortcuts_from_the_top_level_module():
     assert isinstance(nni.choice("x", [1, 2]), nn.ValueChoice)
     assert isinstance(nni.choice("x", [nn.ReLU(), nn.Tanh()]), nn.LayerChoice)
