@@ -96,14 +96,19 @@ class NDSCell(nn.Module):
                      else relu_conv_bn(c_pprev, c, 1))
         self.pre1 = relu_conv_bn(c_prev, c, 1)
 
+        def op(name: str, stride: int) -> nn.Module:
+            built = operation(name, c, stride)
+            if drop_path_prob > 0 and not isinstance(built, nn.Identity):
+                return nn.Sequential(built, DropPath(drop_path_prob))
+            return built
+
         def factory(name: str):
-            def make(node: int, slot: int, source: int | None) -> nn.Module:
-                stride = 2 if reduction and (source is None or source < 2) else 1
-                op = operation(name, c, stride)
-                if drop_path_prob > 0 and not isinstance(op, nn.Identity):
-                    return nn.Sequential(op, DropPath(drop_path_prob))
-                return op
-            return make
+            # In a reduction cell an op on one of the two cell inputs has stride 2, so its
+            # factory takes the input's index (the space then holds one op per possible
+            # input); in a normal cell the op is the same whatever its input.
+            if reduction:
+                return lambda node, slot, source: op(name, 2 if source is None or source < 2 else 1)
+            return lambda node, slot: op(name, 1)
 
         self.cell = nn.Cell({name: factory(name) for name in ops}, num_nodes,
                             num_ops_per_node=2, num_predecessors=2, merge_op=merge_op,

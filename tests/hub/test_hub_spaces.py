@@ -97,7 +97,8 @@ def test_labels_are_nnis(spaces, name, labels):
 
 def test_conditions_follow_depth(spaces):
     proxyless, mobile = spaces["ProxylessNAS"].decisions, spaces["MobileNetV3Space"].decisions
-    assert proxyless["s2_i0"].parent == ("s2_depth", [1, 2, 3, 4])
+    assert proxyless["s2_i0"].parent is None  # every depth has a first block
+    assert proxyless["s2_i1"].parent == ("s2_depth", [2, 3, 4])
     assert proxyless["s2_i3"].parent == ("s2_depth", [4])
     assert proxyless["s7_i0"].parent is None
     assert mobile["s2_i1_se"].parent == ("s2_depth", [2, 3, 4])
@@ -182,9 +183,9 @@ def _shown(n: int) -> str:
     return f"{n:,}" if n < 10 ** 10 else f"{n:.2e}".replace("e+", "e")
 
 
-def test_readme_table_states_these_sizes():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = {m[1]: [c.strip() for c in line.split("|")[3:5]] for line in readme.splitlines()
+def test_the_docs_table_states_these_sizes():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "hub.md").read_text()
+    rows = {m[1]: [c.strip() for c in line.split("|")[3:5]] for line in page.splitlines()
             if (m := re.match(r"\| `(\w+)`", line)) and m[1] in SIZES}
     for name, (nni_size, exact, _) in SIZES.items():
         assert rows[name] == [_shown(nni_size), "same" if exact == nni_size else _shown(exact)]
