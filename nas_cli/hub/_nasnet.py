@@ -41,8 +41,15 @@ def _factorized_conv(c: int, k: int, stride: int) -> nn.Module:
     )
 
 
+OPERATIONS = ("none", "skip_connect", "avg_pool_2x2", "avg_pool_3x3", "avg_pool_5x5",
+              "max_pool_2x2", "max_pool_3x3", "max_pool_5x5", "max_pool_7x7", "conv_1x1",
+              "conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7", "dil_conv_3x3",
+              "dil_conv_5x5", "dil_sep_conv_3x3", "conv_3x1_1x3", "conv_7x1_1x7")
+
+
 def operation(name: str, c: int, stride: int) -> nn.Module:
-    """One of the NDS operations on `c` channels; `stride` 2 in reduction cells' first edges."""
+    """The NDS operation `name` (one of `OPERATIONS`) on `c` channels; `stride` is 2 for the
+    ops of a reduction cell that read one of the cell's two inputs."""
     kind, _, size = name.rpartition("_")
     k = int(size.split("x")[0]) if "x" in size else 0
     if name == "none":
@@ -159,7 +166,7 @@ def _choice(value: int | Sequence[int], label: str):
 
 @model_wrapper
 class NDS(SearchedModels, nn.Module):
-    """The unified NASNet-style space. `op_candidates` names operations of `operation()`;
+    """The unified NASNet-style space. `op_candidates` names operations of `OPERATIONS`;
     `merge_op` is "all" (concatenate every node) or "loose_end" (only the nodes no other node
     uses); `width` and `num_cells` are ints or tuples to choose from; `dataset` "cifar" has a
     single stride-1 stem, "imagenet" two stride-4 stems.
@@ -178,6 +185,9 @@ class NDS(SearchedModels, nn.Module):
             raise ValueError(f"dataset must be 'cifar' or 'imagenet', got {dataset!r}")
         if merge_op not in ("all", "loose_end"):
             raise ValueError(f"merge_op must be 'all' or 'loose_end', got {merge_op!r}")
+        unknown = [op for op in op_candidates if op not in OPERATIONS]
+        if unknown:
+            raise ValueError(f"unknown operations {unknown} (known: {', '.join(OPERATIONS)})")
         self.dataset = dataset
         self.auxiliary_loss = auxiliary_loss
         num_labels = num_labels if num_labels is not None else (10 if dataset == "cifar" else 1000)

@@ -62,7 +62,7 @@ def test_a_sampled_architecture_runs_on_digits(name):
 
 def test_nasbench201_spec_runs_end_to_end(nas, tmp_path):
     code, out, err = nas("run", SPECS / "hub_nasbench201.yaml", "--max-trials", "2",
-                         "--concurrency", "1", "--exp-dir", tmp_path)
+                         "--exp-dir", tmp_path)
     assert code == 0, err
     (path,) = tmp_path.iterdir()
     assert f"experiment {path.name} done: 2 complete" in out
