@@ -1,10 +1,11 @@
-"""NAS-Bench-201 (Dong & Yang, 2020): one cell genotype of 6 edges x 5 operations, 15,625
-architectures, stacked in three stages separated by residual reduction blocks.
+"""NAS-Bench-201 (Dong & Yang, 2020): one cell genotype (`nas_cli.nn.NasBench201Cell`) of 6
+edges x 5 operations, 15,625 architectures, stacked in three stages separated by residual
+reduction blocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
 import torch
 
@@ -34,37 +35,6 @@ def _operation(name: str, c_in: int, c_out: int) -> nn.Module:
 OPS: dict[str, Callable[[int, int], nn.Module]] = {
     name: (lambda c_in, c_out, name=name: _operation(name, c_in, c_out)) for name in OPERATIONS
 }
-
-
-class NasBench201Cell(nn.Module):
-    """A dense DAG of `num_tensors` tensors (the input first): tensor `j` is the sum over
-    `i < j` of edge `"{label}/{i}_{j}"` applied to tensor `i`; the last tensor is the output.
-    Every edge is a LayerChoice over `op_candidates` (factories `f(c_in, c_out)`), so cells
-    with the same label share one genotype. Size: len(op_candidates) ** (n * (n - 1) / 2).
-    """
-
-    def __init__(self, op_candidates: Mapping[str, Callable[[int, int], nn.Module]] | Sequence,
-                 in_features: int, out_features: int, num_tensors: int = 4,
-                 label: str = "cell"):
-        super().__init__()
-        factories = (dict(op_candidates) if isinstance(op_candidates, Mapping)
-                     else {str(i): f for i, f in enumerate(op_candidates)})
-        self.label = label
-        self.layers = nn.ModuleList()
-        for j in range(1, num_tensors):
-            edges = nn.ModuleList()
-            for i in range(j):
-                c_in = in_features if i == 0 else out_features
-                edges.append(nn.LayerChoice(
-                    {name: make(c_in, out_features) for name, make in factories.items()},
-                    label=f"{label}/{i}_{j}"))
-            self.layers.append(edges)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tensors = [x]
-        for edges in self.layers:
-            tensors.append(sum(edge(tensors[i]) for i, edge in enumerate(edges)))
-        return tensors[-1]
 
 
 class ResNetBasicBlock(nn.Module):
@@ -109,7 +79,7 @@ class NasBench201(nn.Module):
         c_prev = c
         for width, reduction in zip(widths, reductions):
             self.cells.append(ResNetBasicBlock(c_prev, width, 2) if reduction
-                              else NasBench201Cell(OPS, c_prev, width, label="cell"))
+                              else nn.NasBench201Cell(OPS, c_prev, width, label="cell"))
             c_prev = width
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU())
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -19,7 +19,6 @@ import nas_cli.nn as nn
 from nas_cli import basic_unit, model_wrapper
 from nas_cli.hub._ops import DropPath, FactorizedReduce, Zero, relu_conv_bn
 from nas_cli.hub._published import SearchedModels
-from nas_cli.space import FixedCell
 
 
 def _sep_conv(c: int, k: int, stride: int, dilation: int = 1) -> list[nn.Module]:
@@ -120,19 +119,11 @@ class NDSCell(nn.Module):
         self.cell = nn.Cell({name: factory(name) for name in ops}, num_nodes,
                             num_ops_per_node=2, num_predecessors=2, merge_op=merge_op,
                             label="reduce" if reduction else "normal")
-        self.out_channels = c * _outputs(self.cell, num_nodes, merge_op)
+        # frozen, a loose-end cell concatenates only the nodes no other node reads
+        self.out_channels = c * len(self.cell.output_node_indices)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return s1, self.cell(self.pre0(s0), self.pre1(s1))
-
-
-def _outputs(cell: nn.Module, num_nodes: int, merge_op: str) -> int:
-    """How many nodes a cell concatenates: all of them, or, for a frozen loose-end cell, the
-    nodes no other node takes as input (the whole space is built with all of them)."""
-    if merge_op != "loose_end" or not isinstance(cell, FixedCell):
-        return num_nodes
-    used = set(cell.sources.values())
-    return sum(1 for n in range(2, 2 + num_nodes) if n not in used) or 1
 
 
 @basic_unit

@@ -31,10 +31,9 @@ MB_SE_STAGE = sum(36 ** d for d in range(1, 5))  # ... x optional squeeze-excite
 # name: (NNI 3.0's size, our exact size, number of labels in NNI 3.0)
 SIZES = {
     "NasBench201": (15_625, 5 ** 6, 6),
-    # num_nodes (6) x op1-5 (3 each) x input1-6 (2**i each); exact: vertex i's labels only
-    # exist when num_nodes > i (the edge limit is checked when freezing, as NNI does)
-    "NasBench101": (3_057_647_616,
-                    sum(3 ** (n - 2) * 2 ** (n * (n - 1) // 2) for n in range(2, 8)), 12),
+    # num_nodes (6) x op1-5 (3 each) x input1-6 (2**i each, NNI's sets may be empty); exact:
+    # vertex i's labels only exist when num_nodes > i, at most 9 edges, inputs not empty
+    "NasBench101": (3_057_647_616, 18_766_576, 12),
     "NASNet": (76_610_498_965_704_453_192_482_832_998_400_000,
                WIDTH_DEPTH * 13 ** 20 * CELL_INPUTS_5 ** 2, 42),
     "ENAS": (384_433_593_750_000_000_000_000_000, WIDTH_DEPTH * 5 ** 20 * CELL_INPUTS_5 ** 2, 42),
@@ -54,25 +53,68 @@ SIZES = {
 }
 
 
+NB101_SMALL = {"stem_out_channels": 16, "num_stacks": 1, "num_modules_per_stack": 1}
+
+
 @pytest.fixture(scope="module")
 def spaces():
-    """Each hub space with its default arguments, discovered once."""
-    return {name: search_space(getattr(hub, name)) for name in SIZES}
+    """Each hub space with its default arguments, discovered once. NAS-Bench-101's cells all
+    share one set of labels, so its size does not depend on the widths and stacks: a small
+    network has the default's space (and builds in a second, not twenty)."""
+    return {name: search_space(getattr(hub, name), NB101_SMALL if name == "NasBench101" else {})
+            for name in SIZES}
 
 
-@pytest.mark.parametrize("name", SIZES)
-def test_size_is_nnis_product_and_our_exact_count(spaces, name):
-    nni_size, exact, labels = SIZES[name]
+EMPTY_INPUTS = pytest.mark.xfail(strict=True, reason=(
+    "nas_cli.nn.NasBench101Cell's input{i} is a non-empty subset (InputChoice(i, None)); NNI "
+    "3.0's also allows the empty set, so NNI multiplies 2**i candidates, we 2**i - 1"))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=EMPTY_INPUTS) if n == "NasBench101"
+                                  else n for n in SIZES])
+def test_nnis_size_is_the_product_of_candidate_counts(spaces, name):
+    nni_size, _, labels = SIZES[name]
     space = spaces[name]
     assert len(space.decisions) == labels
     assert math.prod(len(d.candidates) for d in space.decisions.values()) == nni_size
+
+
+@pytest.mark.parametrize("name", SIZES)
+def test_exact_size(spaces, name):
+    nni_size, exact, _ = SIZES[name]
+    space = spaces[name]
     assert space.size == exact
-    assert (exact == nni_size) == all(d.parent is None for d in space.decisions.values())
+    unconditional = all(not d.when for d in space.decisions.values()) and not space.limits
+    assert (exact == nni_size) == unconditional
+
+
+def _nb101_cells(max_nodes: int = 7, max_edges: int = 9, ops: int = 3) -> int:
+    """NAS-Bench-101 cells counted by hand: with n vertices, ops ** (n - 2) operations times
+    the ways to give each vertex i = 1 .. n-1 a non-empty set of earlier vertices, at most
+    `max_edges` edges in all."""
+    total = 0
+    for n in range(2, max_nodes + 1):
+        ways = {0: 1}  # edges so far -> number of ways
+        for i in range(1, n):
+            after: dict[int, int] = {}
+            for edges, count in ways.items():
+                for k in range(1, min(i, max_edges - edges) + 1):
+                    after[edges + k] = after.get(edges + k, 0) + count * math.comb(i, k)
+            ways = after
+        total += ops ** (n - 2) * sum(ways.values())
+    return total
+
+
+def test_nasbench101_counts_valid_cells_only(spaces):
+    space = spaces["NasBench101"]
+    assert space.size == _nb101_cells() == 18_766_576
+    # NNI's 3,057,647,616 counts empty input sets (2**i each), ours do not (2**i - 1)
+    assert math.prod(len(d.candidates) for d in space.decisions.values()) == (
+        6 * 3 ** 5 * math.prod(2 ** i - 1 for i in range(1, 7)))
 
 
 def test_exact_sizes_match_the_issue_and_the_docs(spaces):
     assert f"{spaces['MobileNetV3Space'].size:.2e}" == "2.20e+36"
-    assert spaces["NasBench101"].size == 512_290_394
     assert spaces["ProxylessNAS"].size == 54_375_883_032_510_144
 
 
@@ -142,24 +184,20 @@ def test_nasbench201_params_equal_nnis(spaces, op, params):
     assert sum(p.numel() for p in model.parameters()) == params
 
 
-NB101_SMALL = {"stem_out_channels": 16, "num_stacks": 1, "num_modules_per_stack": 1}
-
-
-def test_nasbench101_builds_only_the_projections_it_uses():
-    # NNI 3.0 gives 3,546: it also builds a 1x1 projection (288 parameters) for the output,
-    # which this cell never reads. NAS-Bench-101's own code builds only the used ones.
+def test_nasbench101_params_equal_nnis():
+    # NNI 3.0: NasBench101(16, 1, 1).freeze(arch) (its projections include an unused one)
     arch = {"cell/num_nodes": 3, "cell/op1": "conv3x3-bn-relu", "cell/input1": [0],
             "cell/input2": [1]}
     model = freeze(hub.NasBench101, arch, **NB101_SMALL)
-    assert sum(p.numel() for p in model.parameters()) == 3_546 - 288
+    assert sum(p.numel() for p in model.parameters()) == 3_546
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
 
 
 @pytest.mark.parametrize(("arch", "message"), [
-    ({"cell/num_nodes": 2, "cell/input1": []}, "the input is not connected to the output"),
+    ({"cell/num_nodes": 2, "cell/input1": []}, r"'cell/input1': \[\] is out of range"),
     ({"cell/num_nodes": 7, **{f"cell/op{i}": "maxpool3x3" for i in range(1, 6)},
       **{f"cell/input{i}": list(range(i)) for i in range(1, 7)}},
-     "21 edges, more than max_num_edges=9"),
+     "edges of cell 'cell': 21, at most 9"),
 ])
 def test_nasbench101_refuses_cells_outside_the_benchmark(arch, message):
     with pytest.raises(ArchError, match=message):
@@ -172,7 +210,7 @@ def test_nasbench101_prunes_dangling_vertices():
             "cell/input1": [0], "cell/input2": [0], "cell/input3": [2]}
     model = freeze(hub.NasBench101, arch, **NB101_SMALL)
     (cell,) = model.features
-    assert len(cell.fixed.ops) == 1 and cell.fixed.ops[0][0].kernel_size == (1, 1)
+    assert cell.num_nodes == 3 and cell.ops[1][0].kernel_size == (1, 1)
 
 
 def _mutables(model):
