@@ -65,3 +65,8 @@ class StoreError(NasError):
 
 class ExperimentError(NasError):
     """The experiment could not do its job (every trial failed, too many failures)."""
+
+
+class ClusterLost(ExperimentError):
+    """The cluster the trials run on is gone (its head stopped answering); `nas resume` goes
+    on once it is back."""

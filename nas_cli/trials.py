@@ -38,6 +38,10 @@ class TrialRecord:
     duration_s: float | None = None
     error: str | None = None                # one-line reason when failed/pruned/interrupted
     started_at: float | None = None         # unix time
+    peak_memory: int | None = None          # bytes: the worker's peak resident memory
+    node: str | None = None                 # where it ran, on a cluster
+    # earlier attempts lost with their worker or node: {"attempt", "error", "node", ...}
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out = {"trial": self.number, "arch": self.arch, "status": self.state.value,
@@ -47,6 +51,12 @@ class TrialRecord:
             out["error"] = self.error
         if self.intermediate:
             out["intermediate"] = [[s, v] for s, v in self.intermediate]
+        if self.peak_memory is not None:
+            out["peak_memory"] = self.peak_memory
+        if self.node is not None:
+            out["node"] = self.node
+        if self.attempts:
+            out["attempts"] = self.attempts
         return out
 
     @classmethod
@@ -57,6 +67,8 @@ class TrialRecord:
             metrics=dict(data.get("metrics") or {}),
             intermediate=[(int(s), float(v)) for s, v in data.get("intermediate") or []],
             params=data.get("params"), duration_s=data.get("duration_s"), error=data.get("error"),
+            peak_memory=data.get("peak_memory"), node=data.get("node"),
+            attempts=list(data.get("attempts") or []),
         )
 
 
@@ -78,6 +90,9 @@ class TrialOutcome:
     traceback: str | None = None
     pruned: bool = False
     files: dict[str, bytes] = field(default_factory=dict)  # trial files for the driver to write
+    peak_memory: int | None = None           # bytes: the worker's peak resident memory
+    out_of_memory: bool = False              # memory ran out (`error` says where): a fresh worker
+    node: str | None = None                  # where it ran, on a cluster
 
     @property
     def failed(self) -> bool:

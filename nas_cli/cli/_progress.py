@@ -20,6 +20,13 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def retry_line(run: Run, record: TrialRecord) -> str:
+    """'trial 3 runs again (attempt 2 of 2): its last attempt was lost: <why>'."""
+    attempts = len(record.attempts) + 1
+    return (f"trial {record.number} runs again (attempt {attempts} of "
+            f"{run.spec.max_trial_retries + 1}): {record.attempts[-1]['error']}")
+
+
 class PlainProgress(Listener):
     """One line per event, for logs and pipes."""
 
@@ -37,6 +44,9 @@ class PlainProgress(Listener):
 
     def trial_started(self, run: Run, record: TrialRecord) -> None:
         self._say(f"trial {record.number} started: {arch_text(record.arch)}")
+
+    def trial_retried(self, run: Run, record: TrialRecord) -> None:
+        self._say(retry_line(run, record))
 
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         metric = run.spec.objective.metric
@@ -103,6 +113,9 @@ class LiveProgress(PlainProgress):
 
     def trial_started(self, run: Run, record: TrialRecord) -> None:
         pass
+
+    def trial_retried(self, run: Run, record: TrialRecord) -> None:
+        self.failures.append(retry_line(run, record))
 
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         if record.state is TrialState.FAILED:

@@ -25,13 +25,15 @@ class Intermediate:
 class Finished:
     """A trial ended: with what it produced (`outcome`), in `state`, and why if not complete.
 
-    A trial stopped from outside (killed, timed out, cancelled) has an empty outcome.
+    A trial stopped from outside (killed, timed out, cancelled) has an empty outcome. `lost`:
+    its worker or node was lost (not the trial's fault), so the engine may run it again.
     """
 
     number: int
     outcome: TrialOutcome = field(default_factory=TrialOutcome)
     state: TrialState = TrialState.COMPLETE
     reason: str | None = None
+    lost: bool = False
 
     @classmethod
     def of(cls, number: int, outcome: TrialOutcome) -> Finished:
@@ -71,10 +73,9 @@ class Backend(ABC):
         """Stop a running trial; it ends with `state` (pruned, interrupted) and `reason`."""
 
     def prune(self, number: int, trial_dir: Path, reason: str) -> None:
-        """Early stopping: ask a running trial to stop at its next intermediate report."""
-        from nas_cli.execution._trial import PRUNE_FLAG
-
-        (trial_dir / PRUNE_FLAG).touch()
+        """Early stopping: ask a running trial to stop at its next intermediate report (it
+        ends with a pruned outcome). A backend that cannot leaves it to the engine, which
+        cancels the trial after a grace period."""
 
     @abstractmethod
     def events(self, timeout: float) -> list[Event]:

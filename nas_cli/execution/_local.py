@@ -1,8 +1,19 @@
 """The local backend: a pool of warm worker processes (pebble, spawn start method).
 
-Each worker imports torch and unpickles the space once, then runs many trials. pebble
-replaces a worker that dies (the trial fails with the signal), kills one whose trial runs past
-its time limit, and stops one on cancel (pruning, `nas stop`).
+Each worker imports torch and unpickles the space once, then runs many trials. Workers and
+driver talk over Unix datagram sockets: a worker sends its trial's start, intermediate results
+and (before ending itself) an outcome; the driver asks a trial to stop at its next report
+(early stopping) on the worker's own socket, never through a file. pebble replaces a worker
+that dies, kills one whose trial runs past its time limit, and stops one on cancel (`nas stop`).
+
+A worker that dies reads as: lost (killed from outside by SIGKILL, SIGTERM, ...: the engine
+may run its trial again), out of memory (the kernel's OOM killer ended a process of ours
+meanwhile), or the trial's own crash (a crash signal, an exit code). A worker whose trial ran
+out of memory ends itself after sending the outcome: a fresh one takes its place.
+
+Local workers see the experiment folder (same machine): they write trials/<n>/ (trial.log,
+metrics, checkpoints) as they go, so a worker that dies leaves what it wrote. The driver stays
+the only writer of study.db and results.json.
 
 With GPUs, each trial runs in a fresh worker that sees only its own GPUs (CUDA_VISIBLE_DEVICES,
 set before CUDA starts); a trial that finds no free GPU waits for one.
@@ -19,24 +30,42 @@ import signal
 import socket
 import tempfile
 import threading
-from concurrent.futures import CancelledError
+import time
 from pathlib import Path
 from typing import Any
 
+from nas_cli.execution import _memory as memory
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
 from nas_cli.execution._gpu import GpuSlots, trial_env
-from nas_cli.trials import TrialState
+from nas_cli.trials import TrialOutcome, TrialState
+
+# Signals that end a worker from outside (someone's `kill`, a shutdown, a lost session): the
+# trial was not at fault, so it may run again. A crash signal (SIGSEGV, SIGABRT, ...) or an
+# exit code comes from the trial's own code, and is not retried.
+_FROM_OUTSIDE = {signal.SIGKILL, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT}
+_PEAK_EVERY_S = 0.5  # how often the driver reads the running workers' peak memory
 
 
-def _death_reason(exc: BaseException) -> str:
-    code = getattr(exc, "exitcode", None)
+def death(code: int | None, peak: int | None = None, oom_killed: bool = False) -> Finished:
+    """What a worker's unexpected end means for its trial (`number` is filled in later).
+
+    `oom_killed`: the kernel's OOM killer ended a process of ours meanwhile; a SIGKILL then is
+    read as out of memory (not retried: the trial would fill the memory again)."""
     if isinstance(code, int) and code < 0:
         try:
-            name = signal.Signals(-code).name
+            sig = signal.Signals(-code)
+            name = sig.name
         except ValueError:
-            name = str(-code)
-        return f"worker died with signal {-code} ({name})"
-    return f"worker died with exit code {code}"
+            sig, name = None, str(-code)
+        if sig is signal.SIGKILL and oom_killed:
+            reason = memory.out_of_memory_reason("cpu", peak) + \
+                ": the kernel's OOM killer ended the worker"
+            return Finished(-1, TrialOutcome(error=reason, peak_memory=peak,
+                                             out_of_memory=True), TrialState.FAILED, reason)
+        return Finished(-1, TrialOutcome(peak_memory=peak), TrialState.FAILED,
+                        f"worker died with signal {-code} ({name})", lost=sig in _FROM_OUTSIDE)
+    return Finished(-1, TrialOutcome(peak_memory=peak), TrialState.FAILED,
+                    f"worker died with exit code {code}")
 
 
 class LocalBackend(Backend):
@@ -55,12 +84,19 @@ class LocalBackend(Backend):
         self._futures: dict[int, Any] = {}
         self._cancelled: dict[int, tuple[TrialState, str]] = {}
         self._pids: dict[int, int] = {}  # trial -> the pid of the worker running it
+        self._peaks: dict[int, int] = {}  # trial -> its worker's peak memory, as last read
+        self._oom_kills: dict[int, int | None] = {}  # trial -> the OOM-kill count at its start
+        self._outcomes: dict[int, TrialOutcome] = {}  # sent by a worker that then ended itself
+        self._prune: set[int] = set()  # asked to stop before their worker was known
+        self._live: set[int] = set()   # scheduled in the pool and not ended
         self._timeouts: dict[int, float | None] = {}
         self._pool: Any = None
         self.warm_imports = warm_imports  # modules workers import while they wait
         self._payload = b""
         self._inbox: socket.socket | None = None  # datagrams from the workers
         self._inbox_dir: str | None = None
+        self._address = ""                  # the inbox's
+        self._outbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # to workers, to itself
         self._pump: threading.Thread | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
@@ -77,7 +113,7 @@ class LocalBackend(Backend):
         # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
         # killed while writing to a Queue leaves its lock held and silences every other one.
         self._inbox_dir = tempfile.mkdtemp(prefix="nas-")
-        address = os.path.join(self._inbox_dir, "events")
+        address = self._address = os.path.join(self._inbox_dir, "events")
         self._inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._inbox.bind(address)
         self._inbox.settimeout(0.2)
@@ -91,25 +127,82 @@ class LocalBackend(Backend):
             initializer=_worker.initialize,
             initargs=(address, self.threads, env, self.warm_imports), context=context,
         )
-        self._pump = threading.Thread(target=self._pump_intermediate, daemon=True)
+        self._pump = threading.Thread(target=self._pump_messages, daemon=True)
         self._pump.start()
 
     def start(self, payload: bytes) -> None:
         self.prepare()
         self._payload = payload
 
-    def _pump_intermediate(self) -> None:
+    def _pump_messages(self) -> None:
+        """Everything the workers send, in the order they sent it: a trial's worker, its
+        intermediate results, an outcome sent before its worker ended; and the driver's own
+        note that a worker died, which comes after anything that worker sent."""
+        sampled = 0.0
         while not self._closed.is_set():
+            if time.monotonic() - sampled > _PEAK_EVERY_S:
+                sampled = time.monotonic()
+                self._sample_peaks()
             try:
-                item = json.loads(self._inbox.recv(65536))
+                item = json.loads(self._inbox.recv(1 << 17))
             except (TimeoutError, OSError, ValueError):
                 continue
-            if item[0] == "pid":  # a trial started in this worker (its own process group)
+            kind, number = item[0], item[1]
+            if kind == "i":
+                self._events.put(Intermediate(number, item[2], item[3]))
+            elif kind == "pid":  # a trial started in this worker (its own process group)
                 with self._lock:
-                    self._pids[item[1]] = item[2]
-                continue
-            number, step, value = item
-            self._events.put(Intermediate(number, step, value))
+                    if number not in self._live:  # ended meanwhile (its result came first)
+                        continue
+                    self._pids[number] = item[2]
+                    self._oom_kills[number] = memory.oom_kills()
+                    prune = number in self._prune
+                    self._prune.discard(number)
+                if prune:
+                    self._ask(item[2], ["prune", number])
+            elif kind == "outcome":
+                self._outcomes[number] = TrialOutcome(**item[2])
+            elif kind == "expired":
+                self._expired(number, item[2])
+
+    def _sample_peaks(self) -> None:
+        with self._lock:
+            running = list(self._pids.items())
+        for number, pid in running:
+            peak = memory.peak_memory(pid)
+            if peak is not None:
+                self._peaks[number] = max(peak, self._peaks.get(number, 0))
+
+    def _expired(self, number: int, code: int | None) -> None:
+        """A trial's worker died: its outcome if it sent one first, else the death's meaning."""
+        outcome = self._outcomes.pop(number, None)
+        with self._lock:
+            before = self._oom_kills.pop(number, None)
+            peak = self._peaks.pop(number, None)
+        if outcome is not None:
+            self._events.put(Finished.of(number, outcome))
+            return
+        after = memory.oom_kills() if before is not None else None
+        event = death(code, peak, oom_killed=after is not None and after > before)
+        event.number = number
+        self._events.put(event)
+
+    def _ask(self, pid: int, message: list[Any]) -> None:
+        """Send a request to the worker `pid` (it reads them at the trial's next report)."""
+        from nas_cli.execution._worker import control_address
+
+        try:
+            self._outbox.sendto(json.dumps(message).encode(), control_address(self._address, pid))
+        except OSError:  # the worker is gone: nothing left to ask
+            pass
+
+    def prune(self, number: int, trial_dir: Path, reason: str) -> None:
+        with self._lock:
+            pid = self._pids.get(number)
+            if pid is None:  # not started in its worker yet: asked when it starts
+                self._prune.add(number)
+                return
+        self._ask(pid, ["prune", number])
 
     def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,
                timeout: float | None) -> None:
@@ -130,10 +223,14 @@ class LocalBackend(Backend):
         pool = self._pool
         if pool is None:  # shut down meanwhile
             return
+        with self._lock:
+            self._live.add(number)
         try:
             future = pool.schedule(_worker.run, timeout=timeout,
                                    args=(number, arch, str(trial_dir), env, self._payload))
         except Exception as exc:  # noqa: BLE001 - a broken pool: this trial fails, not the run
+            with self._lock:
+                self._live.discard(number)
             if self.gpus is not None:
                 self.gpus.release(number)
             self._events.put(Finished(number, state=TrialState.FAILED, reason=(
@@ -158,32 +255,45 @@ class LocalBackend(Backend):
             self._schedule(number, arch, trial_dir, timeout, trial_env(gpus))
 
     def _done(self, number: int, future: Any) -> None:
+        exc = None if future.cancelled() else future.exception()
+        expired = hasattr(exc, "exitcode")  # pebble's ProcessExpired: the worker died
         with self._lock:
+            self._live.discard(number)
             self._futures.pop(number, None)
             cancelled = self._cancelled.pop(number, None)
             timeout = self._timeouts.pop(number, None)
             pid = self._pids.pop(number, None)
-        if pid is not None and (cancelled is not None or future.cancelled()
-                                or future.exception() is not None):
+            self._prune.discard(number)
+            if not expired:
+                self._peaks.pop(number, None)
+                self._oom_kills.pop(number, None)
+        if pid is not None and (cancelled is not None or future.cancelled() or exc is not None):
             _kill_group(pid)  # the worker was stopped or died: take what the trial started
         if self.gpus is not None:
             self.gpus.release(number)
             self._start_waiting()
         if cancelled is not None:
+            self._outcomes.pop(number, None)
             self._events.put(Finished(number, state=cancelled[0], reason=cancelled[1]))
-            return
-        try:
-            outcome = future.result()
-        except CancelledError:
+        elif future.cancelled():
             self._events.put(Finished(number, state=TrialState.INTERRUPTED, reason="cancelled"))
-        except TimeoutError:
+        elif isinstance(exc, TimeoutError):
             self._events.put(Finished(number, state=TrialState.FAILED,
                                       reason=f"timed out after {format_duration(timeout or 0)}"))
-        except Exception as exc:  # noqa: BLE001 - ProcessExpired and pickling errors
-            reason = _death_reason(exc) if hasattr(exc, "exitcode") else f"{type(exc).__name__}: {exc}"
-            self._events.put(Finished(number, state=TrialState.FAILED, reason=reason))
+        elif expired:  # decided by the pump, after whatever the worker sent before it ended
+            self._post(["expired", number, exc.exitcode])
+        elif exc is not None:  # pickling errors
+            self._events.put(Finished(number, state=TrialState.FAILED,
+                                      reason=f"{type(exc).__name__}: {exc}"))
         else:
-            self._events.put(Finished.of(number, outcome))
+            self._events.put(Finished.of(number, future.result()))
+
+    def _post(self, message: list[Any]) -> None:
+        """A message to this backend's own inbox: it queues behind what workers sent."""
+        try:
+            self._outbox.sendto(json.dumps(message).encode(), self._address)
+        except OSError:  # shutting down
+            pass
 
     def cancel(self, number: int, state: TrialState, reason: str) -> None:
         with self._lock:

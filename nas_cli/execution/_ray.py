@@ -1,11 +1,18 @@
-"""The Ray backend: trials run on warm Ray actors, on this machine or on a Ray cluster.
+"""The Ray backend, driver side: trials run on warm Ray actors (`_ray_actor`), on this machine
+or on a Ray cluster.
 
 Each actor unpickles the payload once, then runs one trial at a time with `cpus_per_trial`
-CPUs and `trial_gpu_number` GPUs (Ray sets its CUDA_VISIBLE_DEVICES). Intermediate results
-stream back through a small inbox actor while trials run (in batches, at most a few a second
-per actor); every one of them reaches the driver once, before its trial's end. The driver stays
-the only writer of the store. A trial past its time limit, or cancelled, has its actor killed
-and replaced; a trial whose actor (or node) dies fails alone, and its actor is replaced too.
+CPUs and `trial_gpu_number` GPUs (Ray sets its CUDA_VISIBLE_DEVICES). What a trial reports
+(intermediate results, its trial.log as it grows, its memory peak) streams back through a
+small inbox actor while it runs; its other files come back with its outcome. This process
+writes all of it: the driver is the only writer of the experiment folder, and a node never
+needs to see it. Early stopping asks the trial's actor to stop at its next report.
+
+A trial past its time limit, or cancelled, has its actor killed and replaced. A trial whose
+worker or node was lost (a node died or was preempted, the actor was killed from outside)
+ends as `lost`, for the engine to run again; one that ran out of memory fails with its peak,
+and its actor is replaced. When the cluster's head stops answering, the run stops with one
+line (`ClusterLost`) rather than being ended by Ray.
 
 Ray is imported only when the backend starts: `import nas_cli.execution` stays light.
 """
@@ -29,160 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas_cli.errors import ExperimentError
+from nas_cli.errors import ClusterLost, ExperimentError
+from nas_cli.execution import _memory as memory
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.execution._ray_actor import Inbox, TrialActor
 from nas_cli.trials import TrialOutcome, TrialState
 
 _INBOX_WAIT_S = 5.0          # how long one inbox `take` call waits for results
-_REPORT_INTERVAL_S = 0.2     # a worker sends its intermediate results at most this often
-_SHIPPED_FILE_LIMIT = 64 << 20  # trial files larger than this stay on a remote node
 _OBJECT_STORE_BYTES = 100 << 20  # a local Ray: the payload is small
-
-
-# --- what runs in Ray's worker processes -----------------------------------------------------
-
-
-class _Inbox:
-    """Intermediate results on their way to the driver: an async actor whose `take` waits
-    until some arrive (so the driver sees them at once without polling)."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[int, int, int, float]] = []  # (trial, index, step, value)
-        self._arrived: Any = None
-
-    def _event(self) -> Any:
-        import asyncio
-
-        if self._arrived is None:
-            self._arrived = asyncio.Event()
-        return self._arrived
-
-    async def put(self, items: list[tuple[int, int, int, float]]) -> None:
-        self._items.extend(items)
-        self._event().set()
-
-    async def take(self, wait: float) -> list[tuple[int, int, int, float]]:
-        import asyncio
-
-        if not self._items:
-            try:
-                await asyncio.wait_for(self._event().wait(), wait)
-            except TimeoutError:
-                pass
-        items, self._items = self._items, []
-        self._event().clear()
-        return items
-
-
-class _Reporter:
-    """A worker's intermediate results on their way to the inbox: the first at once, then at
-    most one batch every _REPORT_INTERVAL_S (a trial's outcome carries them all anyway)."""
-
-    def __init__(self, inbox: Any):
-        self.inbox = inbox
-        self._batch: list[tuple[int, int, int, float]] = []
-        self._lock = threading.Lock()
-        self._sent = 0.0
-        self._timer: threading.Timer | None = None
-
-    def put(self, item: tuple[int, int, int, float]) -> None:
-        with self._lock:
-            self._batch.append(item)
-            wait = self._sent + _REPORT_INTERVAL_S - time.monotonic()
-            if wait <= 0:
-                self._send()
-            elif self._timer is None:
-                self._timer = threading.Timer(wait, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def flush(self) -> None:
-        with self._lock:
-            self._timer = None
-            self._send()
-
-    def discard(self) -> None:
-        """The trial ended: what is still unsent travels with its outcome."""
-        with self._lock:
-            self._batch = []
-
-    def _send(self) -> None:
-        if self._batch:
-            self.inbox.put.remote(self._batch)
-            self._batch, self._sent = [], time.monotonic()
-
-
-class _TrialActor:
-    """A warm worker: threads and the payload once, then `run` one trial per call."""
-
-    def __init__(self, payload: bytes, inbox: Any, threads: int, gpus: bool,
-                 paths: list[str] | None = None):
-        for path in paths or []:  # the driver's import path, where it exists on this node
-            if path not in sys.path and os.path.isdir(path):
-                sys.path.append(path)
-        env = {name: str(threads) for name in
-               ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        if not gpus:  # Ray leaves CUDA_VISIBLE_DEVICES alone for actors without GPUs
-            env["CUDA_VISIBLE_DEVICES"] = ""
-        os.environ.update(env)
-        import torch
-
-        torch.set_num_threads(threads)
-        try:
-            torch.set_num_interop_threads(threads)
-        except RuntimeError:
-            pass
-        from nas_cli.execution._payload import load_payload
-
-        self.payload = load_payload(payload)
-        if gpus:  # Ray gave this actor its GPUs: train on them
-            self.payload.device = "cuda"
-        self.reporter = _Reporter(inbox)
-
-    def ready(self) -> str:
-        return socket.gethostname()
-
-    def run(self, number: int, arch: dict[str, Any], trial_dir: str) -> TrialOutcome:
-        """One trial. On a node that does not see the driver's trial folder, the trial writes
-        into a local one and its files travel back in the outcome (`files`)."""
-        from nas_cli.execution._trial import execute
-
-        index = itertools.count()
-
-        def report(step: int, value: float) -> None:
-            self.reporter.put((number, next(index), step, value))
-
-        folder = Path(trial_dir)
-        try:
-            if folder.is_dir():
-                return execute(self.payload, number, arch, folder, report)
-            local = Path(tempfile.mkdtemp(prefix=f"nas-trial-{number}-"))
-            try:
-                outcome = execute(self.payload, number, arch, local, report)
-                outcome.files = _collect_files(local, socket.gethostname())
-            finally:
-                shutil.rmtree(local, ignore_errors=True)
-            return outcome
-        finally:
-            self.reporter.discard()
-
-
-def _collect_files(folder: Path, host: str) -> dict[str, bytes]:
-    """A trial folder's files, for the driver to write; a note in the log for the too large."""
-    files: dict[str, bytes] = {}
-    notes = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        name = path.relative_to(folder).as_posix()
-        if path.stat().st_size > _SHIPPED_FILE_LIMIT:
-            notes.append(f"{name}: too large to copy back from {host}; not kept\n")
-        else:
-            files[name] = path.read_bytes()
-    if notes:
-        files["trial.log"] = files.get("trial.log", b"") + "".join(notes).encode()
-    return files
-
-
-# --- the driver side -------------------------------------------------------------------------
+_HEAD_CHECK_S = 1.0          # how often the driver checks that the cluster's head answers
+_CHUNK = 8 << 20             # large trial files come back in pieces of this size
 
 
 @dataclass
@@ -198,6 +61,10 @@ class _Slot:
     timeout: float | None = None
     deadline: float | None = None      # monotonic time
     streamed: int = 0                  # how many intermediate results the driver has seen
+    ticket: int = 0                    # this attempt's tag on what it reports
+    log_base: int = 0                  # where this attempt's trial.log starts in the driver's
+    peak: int | None = None            # the worker's memory peak, as last reported
+    node: str | None = None            # where the actor runs (its `ready` answer)
 
     @property
     def idle(self) -> bool:
@@ -242,6 +109,10 @@ class RayBackend(Backend):
         self._owns_ray = False
         self._temp_dir: str | None = None
         self._started = False
+        self._tickets = itertools.count(1)
+        self._head: tuple[str, int] | None = None  # the GCS's host and port
+        self._head_checked = 0.0
+        self._lost = False                          # the head stopped answering
 
     # --- lifecycle ---
 
@@ -252,12 +123,17 @@ class RayBackend(Backend):
         if not ray.is_initialized():
             self._connect(ray)
             self._owns_ray = True
+            _quiet_driver(ray)
+        self._head = _head_address(ray)
         self._payload_ref = ray.put(payload)
-        self._inbox = ray.remote(_Inbox).options(num_cpus=0).remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        self._inbox = ray.remote(Inbox).options(num_cpus=0, scheduling_strategy=here).remote()
         self._take = self._inbox.take.remote(_INBOX_WAIT_S)
-        self._actor_class = ray.remote(_TrialActor).options(
+        self._actor_class = ray.remote(TrialActor).options(
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_restarts=0,
-            max_task_retries=0)
+            max_task_retries=0, max_concurrency=2)  # `stop` and `read` answer during `run`
         self._slots = [self._new_slot() for _ in range(self.concurrency)]
 
     def _connect(self, ray: Any) -> None:
@@ -314,7 +190,7 @@ class RayBackend(Backend):
         import ray
 
         try:
-            if ray.is_initialized():
+            if ray.is_initialized() and not self._lost:  # a lost cluster took its actors along
                 for slot in self._slots:
                     _kill(ray, slot.actor)
                 _kill(ray, self._inbox)
@@ -345,16 +221,25 @@ class RayBackend(Backend):
                 self._stop(slot, state, reason)
                 return
 
+    def prune(self, number: int, trial_dir: Path, reason: str) -> None:
+        """Ask the trial's actor to stop it at its next intermediate report."""
+        for slot in self._slots:
+            if slot.number == number:
+                slot.actor.stop.remote(number)
+                return
+
     def events(self, timeout: float) -> list[Event]:
         import ray
 
         end = time.monotonic() + timeout
         while not self._pending:
+            self._check_head()
             self._expire()
             self._dispatch()
             refs = self._watched()
             now = time.monotonic()
-            wait = min([end, *(s.deadline for s in self._slots if s.deadline)]) - now
+            wait = min([end, now + _HEAD_CHECK_S,
+                        *(s.deadline for s in self._slots if s.deadline)]) - now
             if self._pending or now >= end or not refs:
                 if not refs and not self._pending:
                     time.sleep(max(0.0, end - now))
@@ -362,10 +247,27 @@ class RayBackend(Backend):
             ready, _ = ray.wait(refs, num_returns=1, timeout=max(0.0, wait))
             if ready:
                 ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+                self._check_head()  # before reading: Ray ends a driver whose node is gone
                 for ref in ready:
                     self._arrived(ray, ref)
         events, self._pending = self._pending, []
         return events
+
+    def _check_head(self) -> None:
+        """Stop with one line when the cluster's head no longer answers (a restarted or lost
+        head node): reading from a dead local Ray would end this process without a word."""
+        now = time.monotonic()
+        if self._head is None or now - self._head_checked < _HEAD_CHECK_S:
+            return
+        self._head_checked = now
+        try:
+            socket.create_connection(self._head, timeout=2).close()
+        except OSError as exc:
+            self._lost = True
+            host, port = self._head
+            raise ClusterLost(
+                f"lost the Ray cluster: its head at {host}:{port} stopped answering "
+                f"({exc.strerror or exc}); running trials are interrupted") from None
 
     def _watched(self) -> list[Any]:
         refs = [self._take] if self._take is not None else []
@@ -389,7 +291,9 @@ class RayBackend(Backend):
             number, arch, trial_dir, timeout = self._waiting.pop(0)
             slot.number, slot.trial_dir, slot.timeout = number, trial_dir, timeout
             slot.deadline = time.monotonic() + timeout if timeout else None
-            slot.ref = slot.actor.run.remote(number, arch, str(trial_dir))
+            slot.ticket, slot.peak = next(self._tickets), None
+            slot.log_base = _size(trial_dir / "trial.log")  # a rerun's log goes after the last
+            slot.ref = slot.actor.run.remote(slot.ticket, number, arch)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -405,18 +309,13 @@ class RayBackend(Backend):
             except ray.exceptions.RayError:  # the inbox's node died: no more live progress
                 self._take = None
                 return
-            running = {slot.number: slot for slot in self._slots if slot.number is not None}
-            for number, index, step, value in items:
-                slot = running.get(number)
-                if slot is not None and index >= slot.streamed:  # late ones: in the outcome
-                    slot.streamed = index + 1
-                    self._pending.append(Intermediate(number, step, value))
+            self._received(items)
             self._take = self._inbox.take.remote(_INBOX_WAIT_S)
             return
         for slot in self._slots:
             if ref is slot.ready:
                 try:
-                    ray.get(ref)
+                    slot.node = ray.get(ref)
                     slot.ready = None
                 except ray.exceptions.RayError as exc:
                     self._broken(slot, _actor_error(exc))
@@ -424,6 +323,24 @@ class RayBackend(Backend):
             if ref is slot.ref:
                 self._finished(ray, slot)
                 return
+
+    def _received(self, items: list[tuple[Any, ...]]) -> None:
+        """What running trials reported; items of attempts that already ended are dropped
+        (their outcome had everything)."""
+        running = {slot.ticket: slot for slot in self._slots if slot.number is not None}
+        for item in items:
+            slot = running.get(item[1])
+            if slot is None:
+                continue
+            if item[0] == "i":
+                _, _, index, step, value = item
+                if index >= slot.streamed:
+                    slot.streamed = index + 1
+                    self._pending.append(Intermediate(slot.number, step, value))
+            elif item[0] == "log" and slot.trial_dir is not None:
+                _write_at(slot.trial_dir / "trial.log", slot.log_base + item[2], item[3])
+            elif item[0] == "mem":
+                slot.peak = max(item[2], slot.peak or 0)
 
     def _broken(self, slot: _Slot, reason: str) -> None:
         """An actor failed to start: the first waiting trial fails with the reason."""
@@ -436,10 +353,9 @@ class RayBackend(Backend):
     def _finished(self, ray: Any, slot: _Slot) -> None:
         number, trial_dir, streamed = slot.number, slot.trial_dir, slot.streamed
         try:
-            outcome = ray.get(slot.ref)
-        except ray.exceptions.RayActorError as exc:
-            self._pending.append(Finished(number, state=TrialState.FAILED,
-                                          reason=f"worker died: {_actor_error(exc)}"))
+            outcome, large = ray.get(slot.ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.OutOfMemoryError) as exc:
+            self._pending.append(_lost(number, exc, slot))
             self._replace(slot)
             return
         except ray.exceptions.RayError as exc:
@@ -447,13 +363,41 @@ class RayBackend(Backend):
                                           reason=_task_error(exc)))
             self._release(slot)
             return
-        self._release(slot)
+        if trial_dir is not None:
+            self._save_files(slot, trial_dir, outcome.files, large)
+        outcome.files = {}
         for step, value in outcome.intermediate[streamed:]:  # not streamed yet
             self._pending.append(Intermediate(number, step, value))
-        files, outcome.files = outcome.files, {}
-        if files and trial_dir is not None:
-            _write_files(trial_dir, files)
         self._pending.append(Finished.of(number, outcome))
+        if outcome.out_of_memory:  # what the trial left may fill the worker again
+            self._replace(slot)
+        else:
+            self._release(slot)
+
+    def _save_files(self, slot: _Slot, trial_dir: Path, files: dict[str, bytes],
+                    large: dict[str, int]) -> None:
+        """Write a finished trial's files into trials/<n>/ (the log from where this attempt's
+        began); fetch the large ones from its actor piece by piece."""
+        import ray
+
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            if name == "trial.log":
+                _write_at(trial_dir / name, slot.log_base, data, truncate=True)
+            else:
+                _write_file(trial_dir / name, data)
+        for name, size in large.items():
+            target = trial_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(target, "wb") as handle:
+                    for offset in range(0, size, _CHUNK):
+                        handle.write(ray.get(slot.actor.read.remote(name, offset, _CHUNK)))
+            except ray.exceptions.RayError as exc:
+                _write_at(trial_dir / "trial.log", _size(trial_dir / "trial.log"),
+                          f"{name}: could not be copied from {slot.node}: {exc}\n".encode())
+        if large:
+            slot.actor.release.remote()
 
     def _stop(self, slot: _Slot, state: TrialState, reason: str) -> None:
         """End the slot's trial now (time limit, pruning, stop): kill its actor, start another."""
@@ -470,6 +414,28 @@ class RayBackend(Backend):
         _kill(ray, slot.actor)
         fresh = self._new_slot()
         self._slots[self._slots.index(slot)] = fresh
+
+
+def _lost(number: int, exc: BaseException, slot: _Slot) -> Finished:
+    """A trial whose actor died: out of memory (Ray's memory monitor ended it; not retried),
+    or lost with its worker or node (retried)."""
+    text = str(getattr(exc, "error_msg", None) or exc)
+    if type(exc).__name__ == "OutOfMemoryError" or "memory pressure" in text or \
+            "low on memory" in text:
+        used = re.search(r"was ([\d.]+GB) used / ([\d.]+GB) limit", text)
+        detail = f" (node memory {used.group(1)} of {used.group(2)})" if used else ""
+        reason = memory.out_of_memory_reason("cpu", slot.peak) + \
+            f": Ray's memory monitor ended the worker{detail}"
+        return Finished(number, TrialOutcome(error=reason, peak_memory=slot.peak,
+                                             out_of_memory=True, node=slot.node),
+                        TrialState.FAILED, reason)
+    if getattr(exc, "preempted", False) or "node has died" in text or "node died" in text:
+        why = re.search(r"the actor's node was terminated[^:]*: (.*)", text)
+        reason = f"node {slot.node or '?'} lost" + (f": {why.group(1).strip()}" if why else "")
+    else:
+        reason = f"worker died: {_actor_error(exc)}"
+    return Finished(number, TrialOutcome(peak_memory=slot.peak, node=slot.node),
+                    TrialState.FAILED, reason, lost=True)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -517,13 +483,46 @@ def _task_error(exc: BaseException) -> str:
     return short_error(exc)
 
 
-def _write_files(trial_dir: Path, files: dict[str, bytes]) -> None:
-    trial_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        target = trial_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "ab" if name == "trial.log" else "wb") as handle:
-            handle.write(data)
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _write_at(path: Path, offset: int, data: bytes, truncate: bool = False) -> None:
+    """Write `data` at `offset` of `path` (made if missing); with `truncate`, it ends there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, data, offset)
+        if truncate:
+            os.ftruncate(fd, offset + len(data))
+    finally:
+        os.close(fd)
+
+
+def _write_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+def _head_address(ray: Any) -> tuple[str, int] | None:
+    """The cluster head's GCS address ("host:port"), to check that it still answers."""
+    try:
+        host, _, port = ray.get_runtime_context().gcs_address.rpartition(":")
+        return host, int(port)
+    except Exception:  # noqa: BLE001 - Ray Client, or a Ray that does not say
+        return None
+
+
+def _quiet_driver(ray: Any) -> None:
+    """Ray prints node deaths and worker crashes to this process's stdout as many-line dumps;
+    the backend reports each as one line on its trial, so that printing is switched off (the
+    switch Ray's own debugger uses while it holds the terminal)."""
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    if worker is not None and hasattr(worker, "_worker_logs_enabled"):
+        worker._worker_logs_enabled = False
 
 
 def _check_reachable(address: str) -> None:

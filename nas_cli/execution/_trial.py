@@ -1,4 +1,5 @@
-"""Running one trial: freeze the architecture, evaluate it, count its parameters.
+"""Running one trial: freeze the architecture, evaluate it, count its parameters, measure its
+memory (within `max_trial_memory`), and say "out of memory" when that is what happened.
 
 Shared by every backend (local pool workers, Ray) and by `nas trial` in this process.
 """
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli._files import atomic_write_json
+from nas_cli.execution import _memory as memory
 from nas_cli.trial_context import TrialPruned, trial_scope
 from nas_cli.trials import TrialOutcome
-
-PRUNE_FLAG = "prune"  # the driver creates trials/<n>/prune to stop a trial at its next report
 
 
 @dataclass
@@ -31,6 +31,7 @@ class TrialPayload:
     evaluator: Any                      # FunctionEvaluator | TrainingEvaluator
     metric: str                         # the objective's metric name
     device: str = "cpu"
+    max_memory: int | None = None       # bytes a worker may use (`max_trial_memory`)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,55 +56,64 @@ def _log_to(trial_dir: Path | None) -> Iterator[None]:
 
 
 def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir: Path | None,
-            report: Callable[[int, float], None] | None = None,
-            log: bool = True) -> TrialOutcome:
+            report: Callable[[int, float], None] | None = None, log: bool = True,
+            should_stop: Callable[[], bool] | None = None) -> TrialOutcome:
     """Run one trial; the user's errors come back in the outcome, never as exceptions (they
-    would have to be unpickled by the driver)."""
+    would have to be unpickled by the driver). `should_stop()` is asked at every intermediate
+    report: True stops the trial there (early stopping), as a pruned outcome."""
     from nas_cli.space import freeze
 
     started = time.perf_counter()
     intermediate: list[tuple[int, float]] = []
 
-    flag = trial_dir / PRUNE_FLAG if trial_dir is not None else None
-
     def on_report(step: int, value: float) -> None:
         intermediate.append((step, value))
         if report is not None:
             report(step, value)
-        if flag is not None and flag.exists():
+        if should_stop is not None and should_stop():
             raise TrialPruned(f"pruned at step {step}")
 
     def on_epoch(step: int, metrics: dict[str, float]) -> None:
         if payload.metric in metrics:
             on_report(step, float(metrics[payload.metric]))
 
+    memory.reset_peak()
+    memory.reset_cuda_peak(payload.device)
     context = _log_to(trial_dir) if log else contextlib.nullcontext()
     with context:
         try:
-            with trial_scope(arch, on_report):
-                model, params = None, None
-                if getattr(payload.evaluator, "needs_model", True):  # a table looks it up
-                    model = freeze(payload.model_class, arch, mutators=payload.mutators,
-                                   **payload.init_kwargs)
-                    params = sum(p.numel() for p in model.parameters())
+            with memory.memory_limit(payload.max_memory), trial_scope(arch, on_report):
+                model = freeze(payload.model_class, arch, mutators=payload.mutators,
+                               **payload.init_kwargs)
+                params = sum(p.numel() for p in model.parameters())
                 metrics = payload.evaluator.evaluate(
                     model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,
                     device=payload.device,
                 )
+                del model
         except TrialPruned as exc:
             return TrialOutcome(error=str(exc), pruned=True, intermediate=intermediate,
-                                duration_s=time.perf_counter() - started)
+                                duration_s=time.perf_counter() - started,
+                                peak_memory=memory.peak_memory())
         except BaseException as exc:  # noqa: BLE001 - the user's code may raise anything
             if isinstance(exc, KeyboardInterrupt | SystemExit) and not log:
                 raise
             text = traceback.format_exc()
             if log:
                 sys.stderr.write(text)
-            return TrialOutcome(error=short_error(exc), traceback=text, intermediate=intermediate,
-                                duration_s=time.perf_counter() - started)
+            outcome = TrialOutcome(error=short_error(exc), traceback=text,
+                                   intermediate=intermediate,
+                                   duration_s=time.perf_counter() - started,
+                                   peak_memory=memory.peak_memory())
+            device = memory.out_of_memory_device(exc, payload.device)
+            if device is not None:  # one line that says so, and how much the trial held
+                peak = outcome.peak_memory if device == "cpu" else memory.cuda_peak(device, exc)
+                outcome.error = memory.out_of_memory_reason(device, peak, payload.max_memory)
+                outcome.out_of_memory = True
+            return outcome
     duration = time.perf_counter() - started
     if trial_dir is not None:
         atomic_write_json(trial_dir / "metrics.json",
                           {"metrics": metrics, "intermediate": intermediate, "params": params})
     return TrialOutcome(metrics=metrics, params=params, duration_s=duration,
-                        intermediate=intermediate)
+                        intermediate=intermediate, peak_memory=memory.peak_memory())

@@ -19,6 +19,10 @@ _payload: Any = None
 _payload_key: bytes | None = None
 _load_error: str | None = None
 _events: Any = None
+_control: socket.socket | None = None  # the driver's requests to this worker (prune)
+_stop: set[int] = set()                # trials the driver asked to stop at their next report
+
+RETIRED = 75  # exit code of a worker that ended itself after a trial ran out of memory
 
 
 def _die_with_parent() -> None:
@@ -57,6 +61,8 @@ def initialize(events: Any, threads: int, env: dict[str, str],
     except RuntimeError:
         pass
     _events = _Outbox(events) if events else None
+    if events:
+        _listen(control_address(events, os.getpid()))
     for module in ("nas_cli.nn", "nas_cli.space._freeze", "nas_cli.execution._trial", *warm_imports):
         try:
             importlib.import_module(module)
@@ -73,10 +79,53 @@ class _Outbox:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
     def put(self, item: tuple[Any, ...]) -> None:
+        self.send(json.dumps(item).encode())
+
+    def send(self, data: bytes) -> None:
         try:
-            self.sock.sendto(json.dumps(item).encode(), self.address)
+            self.sock.sendto(data, self.address)
         except OSError:  # the driver is gone or closing: nobody listens any more
             pass
+
+
+def control_address(events: str, pid: int) -> str:
+    """Where the worker `pid` listens for the driver's requests (next to the driver's inbox)."""
+    return os.path.join(os.path.dirname(events), f"w-{pid}")
+
+
+def _listen(address: str) -> None:
+    global _control
+    _control = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    _control.bind(address)
+    _control.setblocking(False)
+
+
+def _asked_to_stop(number: int) -> bool:
+    """Whether the driver asked trial `number` to stop (read at each intermediate report)."""
+    while _control is not None:
+        try:
+            message = json.loads(_control.recv(4096))
+        except (BlockingIOError, InterruptedError):
+            break
+        except (OSError, ValueError):
+            continue
+        if message[0] == "prune":
+            _stop.add(int(message[1]))
+    return number in _stop
+
+
+def outcome_message(number: int, outcome: TrialOutcome) -> bytes:
+    """A trial's outcome as one datagram (well under the socket's size limit: the traceback is
+    cut, and a long curve is left out; the driver has it from the intermediate reports)."""
+    data = dataclasses.asdict(outcome)
+    data.pop("files")
+    if data["traceback"] and len(data["traceback"]) > 16000:
+        data["traceback"] = "...\n" + data["traceback"][-16000:]
+    text = json.dumps(["outcome", number, data])
+    if len(text) > 60000:
+        data["intermediate"] = []
+        text = json.dumps(["outcome", number, data])
+    return text.encode()
 
 
 def _load(payload: bytes) -> None:
@@ -119,12 +168,21 @@ def run(number: int, arch: dict[str, Any], trial_dir: str, env: dict[str, str],
 
     def report(step: int, value: float) -> None:
         if _events is not None:
-            _events.put((number, step, value))
+            _events.put(("i", number, step, value))
 
     try:
-        return execute(trial_payload, number, arch, Path(trial_dir), report)
+        outcome = execute(trial_payload, number, arch, Path(trial_dir), report,
+                          should_stop=lambda: _asked_to_stop(number))
     finally:
         _end_children()
+        _stop.discard(number)
+    if outcome.out_of_memory and _events is not None:
+        # What the trial left behind may fill this worker again: the outcome goes to the
+        # driver by datagram (before this process ends, so it arrives first) and a fresh
+        # worker takes this one's place.
+        _events.send(outcome_message(number, outcome))
+        os._exit(RETIRED)
+    return outcome
 
 
 def _end_children() -> None:

@@ -130,7 +130,8 @@ def build_payload(spec: ExperimentSpec, device: str = "cpu"):
     model_class, mutators = load_space(spec)
     space = search_space(model_class, spec.model_space.init_kwargs, mutators)
     return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
-                        load_evaluator(spec, space), spec.objective.metric, device), space
+                        load_evaluator(spec, space), spec.objective.metric, device,
+                        max_memory=spec.max_trial_memory), space
 
 
 def payload_from_spec(spec: ExperimentSpec, device: str = "cpu") -> Any:
@@ -139,7 +140,8 @@ def payload_from_spec(spec: ExperimentSpec, device: str = "cpu") -> Any:
 
     model_class, mutators = load_space(spec)
     return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
-                        load_evaluator(spec), spec.objective.metric, device)
+                        load_evaluator(spec), spec.objective.metric, device,
+                        max_memory=spec.max_trial_memory)
 
 
 class _FromSpec:
@@ -161,7 +163,8 @@ class _FromSpec:
                                         init_kwargs=dict(ms.init_kwargs),
                                         mutators=list(ms.mutators)),
             evaluator=evaluator, base_dir=self.spec.base_dir,
-            objective=SimpleNamespace(metric=self.spec.objective.metric))
+            objective=SimpleNamespace(metric=self.spec.objective.metric),
+            max_trial_memory=self.spec.max_trial_memory)
         return payload_from_spec, (plain,)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from nas_cli import store as st
 from nas_cli._files import atomic_write_text
-from nas_cli.errors import ExperimentError, NasError, StoreError
+from nas_cli.errors import ClusterLost, ExperimentError, NasError, StoreError
 from nas_cli.execution import Backend, Finished, Intermediate
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
@@ -33,6 +33,7 @@ class Listener:
     def trial_started(self, run: Run, record: TrialRecord) -> None: ...
     def trial_intermediate(self, run: Run, record: TrialRecord, step: int, value: float) -> None: ...
     def trial_finished(self, run: Run, record: TrialRecord) -> None: ...
+    def trial_retried(self, run: Run, record: TrialRecord) -> None: ...  # lost, runs again
     def finished(self, run: Run) -> None: ...
 
 
@@ -283,6 +284,11 @@ def execute(run: Run, *, resume: bool = False) -> Run:
         _loop(run, strategy, backend, store, requeue)
     except KeyboardInterrupt:
         run.request_stop("interrupted")
+    except ClusterLost as exc:  # the Ray cluster's head is gone: resume when it is back
+        failure = ClusterLost(f"{exc.message}; `nas resume {run.id}` continues the experiment "
+                              "once the cluster is back")
+        run.request_stop("interrupted")
+        run.stop_reason = f"stopped: {exc.message}"
     except (NasError, OSError) as exc:  # the store or results.json cannot be written
         failure = exc
         run.request_stop("interrupted")
@@ -453,13 +459,42 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
                 run.listener.trial_intermediate(run, record, event.step, event.value)
                 _maybe_prune(run, backend, record, event.step, event.value)
             elif isinstance(event, Finished):
-                _finish(run, record, event, strategy, store)
+                if not (event.lost and _retry(run, record, event, backend, store)):
+                    _finish(run, record, event, strategy, store)
         if not wait_all or not run.running_count or time.time() > deadline:
             return
 
 
+def _retry(run: Run, record: TrialRecord, event: Finished, backend: Backend,
+           store: Any) -> bool:
+    """Run a trial lost with its worker or node again, as the same trial, while it has
+    retries left (`max_trial_retries`); its earlier attempts are kept with it. A trial being
+    pruned, or lost while the run stops, is not retried."""
+    if len(record.attempts) >= run.spec.max_trial_retries or run.stop_requested or \
+            record.number in run.pruning:
+        return False
+    now = run.clock()
+    attempt = {"attempt": len(record.attempts) + 1, "error": event.reason,
+               "duration_s": round(now - (record.started_at or now), 3)}
+    if event.outcome.node is not None:
+        attempt["node"] = event.outcome.node
+    record.attempts.append(attempt)
+    record.intermediate, record.started_at = [], now
+    store.retry(record)
+    trial_dir = run.path / "trials" / str(record.number)
+    if not run.virtual:
+        with open(trial_dir / "trial.log", "a", encoding="utf-8") as log:
+            log.write(f"\n--- attempt {len(record.attempts) + 1} (attempt "
+                      f"{len(record.attempts)}: {event.reason}) ---\n")
+    backend.submit(record.number, record.arch, trial_dir, run.spec.max_trial_duration)
+    run.listener.trial_retried(run, record)
+    _write_results(run, soon=True)
+    return True
+
+
 def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store: Any) -> None:
     outcome = event.outcome
+    record.peak_memory, record.node = outcome.peak_memory, outcome.node
     record.duration_s = outcome.duration_s
     if record.duration_s is None:  # ended from outside: the time since it started
         record.duration_s = run.clock() - (record.started_at or run.clock())
@@ -473,6 +508,8 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
         record.intermediate = [(step, value) for step, value in outcome.intermediate]
     record.state = event.state
     record.error = event.reason
+    if event.lost and record.attempts:
+        record.error = f"{event.reason}; gave up after {len(record.attempts) + 1} attempts"
     pruned = run.pruning.pop(record.number, None)
     if pruned is not None and event.state is not TrialState.COMPLETE:
         record.state, record.error = TrialState.PRUNED, pruned[1]

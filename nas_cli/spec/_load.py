@@ -57,6 +57,8 @@ def dump_spec(spec: ExperimentSpec) -> str:
     for key in ("max_experiment_duration", "max_trial_duration"):
         if data[key] is not None:
             data[key] = format_duration(data[key])
+    if data["max_trial_memory"] is not None:
+        data["max_trial_memory"] = format_size(data["max_trial_memory"])
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
@@ -68,6 +70,14 @@ def format_duration(seconds: float) -> str | float:
     units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
     unit, size = next((unit, size) for unit, size in units if whole % size == 0)
     return f"{whole // size}{unit}"
+
+
+def format_size(size: int) -> str | int:
+    """8 * 2**30 -> '8GiB', 3 * 2**20 -> '3MiB'; other sizes stay bytes."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20)):
+        if size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return size
 
 
 def json_schema() -> dict[str, Any]:

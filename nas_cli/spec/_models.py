@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -47,6 +48,33 @@ def parse_duration(value: Any) -> float | None:
     if seconds <= 0:
         raise ValueError(f"must be a positive duration, got {value!r}")
     return seconds
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)([iI]?[bB])?\s*$")
+_UNIT_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+SIZE_SCHEMA = {"anyOf": [{"type": "integer", "exclusiveMinimum": 0},
+                         {"type": "string", "pattern": _SIZE.pattern}, {"type": "null"}],
+               "examples": ["8GiB", "512MiB"]}
+
+
+def parse_size(value: Any) -> int | None:
+    """'8GiB' -> 8 * 2**30; K, M, G, T (with or without 'B' or 'iB') are powers of 1024; a bare
+    number is bytes; None stays None."""
+    if value is None:
+        return None
+    problem = f"must be a size like 8GiB or 512MiB, got {value!r}"
+    if isinstance(value, bool):
+        raise ValueError(problem)
+    if isinstance(value, int | float):
+        size = float(value)
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(problem)
+        size = float(match.group(1)) * _UNIT_BYTES[match.group(2).lower()]
+    if not math.isfinite(size) or size < 1 << 20:
+        raise ValueError(f"must be at least 1MiB, got {value!r}")
+    return int(size)
 
 
 def resolve_under(base_dir: str | Path, path: str | Path) -> Path:
@@ -320,6 +348,11 @@ class ExperimentSpec(_Section):
     max_experiment_duration: float | None = None
     max_trial_duration: float | None = None
     max_failed_trials: int = Field(5, ge=0)
+    # a trial lost with its worker or node (not its own fault) runs again this many times
+    max_trial_retries: int = Field(1, ge=0)
+    # the memory one worker may use (its trial's data, model and tensors): past it the trial
+    # fails "out of memory" instead of the machine swapping or the OOM killer stepping in
+    max_trial_memory: Annotated[int | None, WithJsonSchema(SIZE_SCHEMA)] = None
     trial_gpu_number: int = Field(0, ge=0)
     training_service: TrainingServiceSpec = Field(default_factory=TrainingServiceSpec)
     early_stopping: EarlyStoppingSpec | None = None
@@ -331,6 +364,11 @@ class ExperimentSpec(_Section):
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return parse_duration(value)
+
+    @field_validator("max_trial_memory", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int | None:
+        return parse_size(value)
 
     @field_validator("objective")
     @classmethod

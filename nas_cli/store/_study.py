@@ -121,6 +121,18 @@ def _optuna_errors(path: Path):
         ) from None
 
 
+def _details(record: TrialRecord) -> dict[str, Any]:
+    """What the trial's user attribute holds besides Optuna's own columns."""
+    details = {"arch": record.arch, "state": record.state.value, "metrics": record.metrics,
+               "params": record.params, "duration_s": record.duration_s, "error": record.error}
+    for key in ("peak_memory", "node"):
+        if getattr(record, key) is not None:
+            details[key] = getattr(record, key)
+    if record.attempts:
+        details["attempts"] = record.attempts
+    return details
+
+
 class _Writer:
     """Every write and read of the driver, as plain SQL on Optuna's RDB schema.
 
@@ -191,6 +203,12 @@ class _Writer:
             if value is not None:
                 cur.execute("INSERT OR REPLACE INTO trial_values (trial_id, objective, value, "
                             "value_type) VALUES (?, 0, ?, 'FINITE')", (trial_id, value))
+            self._attrs(cur, trial_id, attrs)
+
+    def restart(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        """A trial runs again (a retry): its intermediate values start afresh."""
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM trial_intermediate_values WHERE trial_id = ?", (trial_id,))
             self._attrs(cur, trial_id, attrs)
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -340,10 +358,15 @@ class TrialStore:
         self._writer.commit()  # Optuna reads through a connection of its own
         return self.storage.get_trial(self._trial_ids[number])
 
+    def retry(self, record: TrialRecord) -> None:
+        """A trial lost with its worker runs again: its earlier attempts are kept with it."""
+        with self._errors():
+            self._writer.restart(self._trial_ids[record.number],
+                                 {_RECORD_ATTR: _details(record)})
+
     def finish(self, record: TrialRecord) -> None:
         """Write a trial's final state, metric and details."""
-        details = {"arch": record.arch, "state": record.state.value, "metrics": record.metrics,
-                   "params": record.params, "duration_s": record.duration_s, "error": record.error}
+        details = _details(record)
         complete = record.state is TrialState.COMPLETE and record.metric is not None
         state = _OPTUNA_STATE[record.state]
         if state == "COMPLETE" and not complete:  # Optuna needs a value for COMPLETE
@@ -386,6 +409,8 @@ class TrialStore:
                 intermediate=intermediate.get(trial_id, []),
                 params=detail.get("params"), duration_s=detail.get("duration_s"),
                 error=detail.get("error"), started_at=started.timestamp(),
+                peak_memory=detail.get("peak_memory"), node=detail.get("node"),
+                attempts=list(detail.get("attempts") or []),
             ))
         return out
 

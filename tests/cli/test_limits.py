@@ -18,6 +18,7 @@ def test_raising_dying_and_slow_trials_fail_and_all_failing_exits_1(write_spec, 
     spec = write_spec(
         tmp_path, strategy={"name": "grid", "seed": None}, trial_concurrency=2,
         max_trial_number=3, max_trial_duration="2s", training_service={"platform": platform},
+        max_trial_retries=0,  # a killed worker reads as lost: no second try here
         evaluator={"kwargs": {"fail_when": {"hidden": 4, "act": 0}, "sleep": 60,
                               "sleep_when": {"hidden": 4, "act": 1},
                               "kill_when": {"hidden": 8}}},

@@ -18,7 +18,9 @@ import nas_cli.nn as nn
 from nas_cli import model_wrapper, report_intermediate_result
 from nas_cli.evaluator._function import FunctionEvaluator
 
-DOES = ["ok", "stream", "raise", "sleep", "exit", "kill", "gpu"]
+DOES = ["ok", "stream", "raise", "sleep", "exit", "kill", "gpu", "log", "files", "oom",
+        "cuda_oom", "report"]
+BIG = (16 << 20) + 1  # just over the size a Ray trial's file travels back in one piece
 
 
 @model_wrapper
@@ -39,14 +41,42 @@ def arch(do: str, width: int = 1) -> dict[str, Any]:
 
 
 def evaluate(model: torch.nn.Module, arch: dict[str, Any], record: str = "") -> dict[str, float]:
-    """What `arch["do"]` says; "gpu" appends {gpus, start, end} to the `record` file."""
+    """What `arch["do"]` says; "gpu" appends {gpus, start, end} to the `record` file; "log"
+    prints a line and waits for the file `record + ".go"`; "files" writes a small and a big
+    file in its trial folder."""
     do = arch["do"]
+    print(f"trial in pid {os.getpid()}: {do}", flush=True)
     with torch.no_grad():
         model(torch.ones(1, 2))
     if do == "stream":
         for step in range(3):
             report_intermediate_result(0.1 * (step + 1))
             time.sleep(0.4 if step < 2 else 2.0)  # the last value arrives well before the end
+    elif do == "report":  # a minute of reports, ten a second (until early stopping ends it)
+        for step in range(600):
+            report_intermediate_result(step / 1000)
+            time.sleep(0.1)
+    elif do == "log":
+        release = f"{record}.go"
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    elif do == "files":
+        folder = os.environ["NAS_TEST_TRIAL_DIR"]
+        os.makedirs(os.path.join(folder, "ckpt"), exist_ok=True)
+        with open(os.path.join(folder, "ckpt", "small.pt"), "wb") as handle:
+            handle.write(b"small")
+        with open(os.path.join(folder, "big.pt"), "wb") as handle:
+            handle.write(bytes(range(256)) * (BIG // 256) + b"!")
+    elif do == "oom":
+        buffer = bytearray(1 << 62)
+        return {"default": float(len(buffer))}
+    elif do == "cuda_oom":
+        raise torch.cuda.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 1 has a total capacity of "
+            "79.15 GiB of which 1.06 GiB is free. Including non-PyTorch memory, this process "
+            "has 78.09 GiB memory in use. Of the allocated memory 77.50 GiB is allocated by "
+            "PyTorch.")
     elif do == "raise":
         raise ValueError("width 1 diverged")
     elif do == "sleep":
@@ -63,7 +93,8 @@ def evaluate(model: torch.nn.Module, arch: dict[str, Any], record: str = "") -> 
                 "device": os.environ.get("NAS_TEST_DEVICE")}
         with open(record, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line) + "\n")
-    return {"default": float(arch["width"]), "threads": float(torch.get_num_threads())}
+    return {"default": float(arch["width"]), "threads": float(torch.get_num_threads()),
+            "pid": float(os.getpid())}
 
 
 class RecordingEvaluator(FunctionEvaluator):
@@ -72,6 +103,7 @@ class RecordingEvaluator(FunctionEvaluator):
     def evaluate(self, model: Any, arch: dict[str, Any], *, device: str = "cpu",
                  **kwargs: Any) -> dict[str, float]:
         os.environ["NAS_TEST_DEVICE"] = device
+        os.environ["NAS_TEST_TRIAL_DIR"] = str(kwargs.get("trial_dir"))
         return super().evaluate(model, arch, device=device, **kwargs)
 
 

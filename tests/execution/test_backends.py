@@ -13,6 +13,7 @@ import itertools
 import json
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,11 +97,18 @@ def make_backend(kind: str, request: pytest.FixtureRequest, concurrency: int = 2
     return LocalBackend(concurrency, **options)
 
 
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `record` file the shared backends' trials are given ("log" waits for `.go` next
+    to it)."""
+    return tmp_path_factory.mktemp("record") / "record"
+
+
 @pytest.fixture(scope="module", params=[*BACKENDS, PROCESS_FREE])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, record: Path) -> Iterator[Backend]:
     """A started backend with two workers, shared by the module's tests of that kind."""
     started = make_backend(request.param, request)
-    started.start(table_payload() if started.virtual else payload())
+    started.start(table_payload() if started.virtual else payload(record))
     yield started
     started.shutdown()
     started.shutdown()  # idempotent
@@ -192,6 +200,9 @@ def test_a_dying_worker_fails_only_its_trial(backend: Backend, tmp_path: Path, d
     finished = wait_for(backend, [dying, other])[0]
     assert finished[dying].state is TrialState.FAILED
     assert finished[dying].reason.startswith("worker died")
+    # killed from outside: the worker was lost, the trial may run again; an exit is the
+    # trial's own doing (Ray cannot tell the two apart: both read as a lost worker there)
+    assert finished[dying].lost is (do == "kill" or isinstance(backend, RayBackend))
     assert finished[other].state is TrialState.COMPLETE
     after = submit(backend, tmp_path, "ok")  # the worker was replaced
     assert wait_for(backend, [after])[0][after].state is TrialState.COMPLETE
@@ -208,6 +219,75 @@ def test_cancel_ends_a_running_trial_with_the_requested_state(
     assert (event.state, event.reason) == (state, "stopped by the test")
     assert time.monotonic() - started < 10
     backend.cancel(number, state, "again")  # a finished trial: nothing happens
+
+
+def test_prune_stops_a_trial_at_its_next_report(backend: Backend, tmp_path: Path) -> None:
+    """Early stopping reaches the trial by a call, not a file: it stops at its next report."""
+    number = submit(backend, tmp_path, "report" if not backend.virtual else "sleep")
+    if not backend.virtual:
+        first = None
+        while first is None:
+            first = next((e for e in backend.events(timeout=0.25)
+                          if isinstance(e, Intermediate) and e.number == number), None)
+    backend.prune(number, tmp_path / str(number), "pruned by the test")
+    event = wait_for(backend, [number], limit=30)[0][number]
+    if backend.virtual:  # the simulated trial ends at once, pruned
+        assert event.state is TrialState.PRUNED
+        return
+    assert event.state is TrialState.FAILED and event.outcome.pruned  # the engine says PRUNED
+    last = event.outcome.intermediate[-1][0]
+    assert event.reason == f"pruned at step {last}" and last < 599
+    assert not (tmp_path / str(number) / "prune").exists()
+    assert sorted(p.name for p in (tmp_path / str(number)).iterdir()) == ["trial.log"]
+
+
+def test_the_log_reaches_the_driver_while_the_trial_runs(backend: Backend, tmp_path: Path,
+                                                          record: Path) -> None:
+    """The trial waits until its first line is in trials/<n>/trial.log on the driver's side
+    (on Ray it writes a folder of its own: the line travels while the trial runs)."""
+    runs_user_code(backend)
+    release = Path(f"{record}.go")
+    release.unlink(missing_ok=True)
+    number = submit(backend, tmp_path, "log")
+    log = tmp_path / str(number) / "trial.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and ": log" in log.read_text()):
+        assert time.monotonic() < deadline, "the trial's log never reached the driver"
+        assert not [e for e in backend.events(timeout=0.1) if isinstance(e, Finished)]
+    release.touch()
+    event = wait_for(backend, [number])[0][number]
+    assert event.state is TrialState.COMPLETE
+    assert log.read_text().count(": log") == 1  # the final copy replaced the streamed one
+
+
+def test_files_a_trial_writes_reach_the_driver(backend: Backend, tmp_path: Path) -> None:
+    """Checkpoints and other files end up in trials/<n>/, whole, large ones too."""
+    runs_user_code(backend)
+    number = submit(backend, tmp_path, "files")
+    assert wait_for(backend, [number])[0][number].state is TrialState.COMPLETE
+    folder = tmp_path / str(number)
+    assert (folder / "ckpt" / "small.pt").read_bytes() == b"small"
+    big = (folder / "big.pt").read_bytes()
+    assert len(big) == behaviors.BIG and big[:256] == bytes(range(256)) and big[-1:] == b"!"
+    assert sorted(p.name for p in folder.iterdir()) == ["big.pt", "ckpt", "metrics.json",
+                                                        "trial.log"]
+
+
+def test_a_trial_out_of_memory_fails_and_its_worker_is_replaced(backend: Backend,
+                                                                tmp_path: Path) -> None:
+    runs_user_code(backend)
+    number = submit(backend, tmp_path, "oom")
+    event = wait_for(backend, [number])[0][number]
+    assert event.state is TrialState.FAILED and not event.lost
+    assert event.reason.startswith("out of memory (peak ") and event.reason.endswith(" GiB)")
+    assert event.outcome.out_of_memory
+    log = (tmp_path / str(number) / "trial.log").read_text()
+    assert "MemoryError" in log  # the traceback, for the details
+    pid = int(log.split("trial in pid ")[1].split(":")[0])
+    later = [submit(backend, tmp_path, "ok") for _ in range(3)]
+    finished = wait_for(backend, later)[0]
+    assert all(e.state is TrialState.COMPLETE for e in finished.values())
+    assert pid not in {int(e.outcome.metrics["pid"]) for e in finished.values()}
 
 
 # --- GPUs: each trial sees exactly its own; no GPU is shared; trials wait for one -----------
@@ -239,10 +319,11 @@ def test_each_trial_sees_only_its_own_gpu(kind: str, tmp_path: Path,
             assert a["gpus"] != b["gpus"]
 
 
-def test_a_trial_on_a_node_without_the_trial_folder_sends_its_files_back(tmp_path: Path) -> None:
-    """A Ray worker on another machine writes into a folder of its own; the driver gets the
-    files with the outcome and writes them into trials/<n>/."""
-    from nas_cli.execution import _ray
+def test_a_ray_trial_never_sees_the_drivers_folder(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ray actor is not even told where the experiment lives: the trial runs in a folder of
+    its node's temp dir, and its files come back with its outcome."""
+    from nas_cli.execution import _ray_actor
 
     class Inbox:
         class put:  # noqa: N801 - stands for an actor method
@@ -250,11 +331,20 @@ def test_a_trial_on_a_node_without_the_trial_folder_sends_its_files_back(tmp_pat
             def remote(items: list) -> None:
                 pass
 
-    actor = object.__new__(_ray._TrialActor)  # not __init__: it sets this process's threads
-    actor.payload, actor.reporter = cloudpickle.loads(payload()), _ray._Reporter(Inbox())
-    outcome = actor.run(7, behaviors.arch("ok"), str(tmp_path / "on-the-driver" / "7"))
-    files = outcome.files
-    assert sorted(files) == ["metrics.json", "trial.log"]
-    assert json.loads(files["metrics.json"])["metrics"]["default"] == 1.0
-    _ray._write_files(tmp_path / "7", files)
-    assert (tmp_path / "7" / "metrics.json").read_bytes() == files["metrics.json"]
+    node_tmp = tmp_path / "node-tmp"
+    node_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(node_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.chdir(node_tmp)
+    actor = object.__new__(_ray_actor.TrialActor)  # not __init__: it sets this process's threads
+    actor.payload, actor.reporter = cloudpickle.loads(payload()), _ray_actor.Reporter(Inbox())
+    actor.node, actor._stop, actor._kept = "node-2", set(), None
+    outcome, large = actor.run(1, 7, behaviors.arch("files"))
+    assert outcome.node == "node-2" and outcome.metrics["default"] == 1.0
+    assert sorted(outcome.files) == ["ckpt/small.pt", "metrics.json", "trial.log"]
+    assert large == {"big.pt": behaviors.BIG}
+    assert actor.read("big.pt", behaviors.BIG - 1, 10) == b"!"
+    kept = actor._kept
+    assert kept is not None and kept.parent == node_tmp
+    actor.release()
+    assert not kept.exists() and list(node_tmp.iterdir()) == []

@@ -40,7 +40,8 @@ def faults_exp(rel_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Fini
     folder = tmp_path_factory.mktemp("faults")
     marker = new_marker()
     spec = fault_spec(folder, "faults", faults=FAULT_ORDER, max_trial_number=len(FAULT_ORDER),
-                      max_trial_duration="2s", kwargs={"marker": marker})
+                      max_trial_duration="2s", kwargs={"marker": marker},
+                      max_trial_retries=0)  # a killed worker is retried in test_worker_loss
     with NasProcess(["run", spec], cwd=folder, root=rel_root, marker=marker) as nas:
         path = nas.experiment()
         seen: set[int] = set()

@@ -16,9 +16,12 @@ like a user's script.
 | keyboard   | raises KeyboardInterrupt (Ctrl-C in `nas trial`)                 |
 | grandchild | starts a grandchild (`python -c sleep 60` with `marker` in its   |
 |            | argv), then returns a score like ok                              |
+| sigkill_once | kills its own worker the first time it runs (a file in         |
+|            | `once_dir` remembers), then returns a score like ok             |
+| grow       | allocates 256 MiB at a time, up to 2 GiB (past max_trial_memory) |
 
 Other kwargs: `sleep` (seconds every trial sleeps first), `slow_flag` (a file: `sleep` only
-while it exists), `marker` (a text put in every grandchild's argv).
+while it exists), `marker` (a text put in every grandchild's argv), `once_dir` (a folder).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def spawn_grandchild(marker: str) -> subprocess.Popen:
 
 def evaluate(model: torch.nn.Module, arch: dict[str, Any], sleep: float = 0.0,
              slow_flag: str | None = None, marker: str = "nas-reliability",
-             score: float = 1.0) -> float:
+             score: float = 1.0, once_dir: str | None = None) -> float:
     """Does what `arch["fault"]` says (see the module's table); returns `score + rep / 100`."""
     fault = arch["fault"]
     print(f"trial starts: {fault}", flush=True)
@@ -90,6 +93,14 @@ def evaluate(model: torch.nn.Module, arch: dict[str, Any], sleep: float = 0.0,
         os._exit(3)
     if fault == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "sigkill_once":
+        flag = Path(once_dir or ".", f"{fault}-{arch.get('rep', 1)}.killed")
+        if not flag.exists():
+            flag.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "grow":
+        held = [torch.ones(64 << 20) for _ in range(8)]  # 8 x 256 MiB of float32
+        return float(len(held))
     if fault == "segv":
         ctypes.string_at(0)
     if fault == "hang":

@@ -42,10 +42,12 @@ def test_each_fault_fails_its_trial_with_a_clear_reason(faults_exp: Finished, fa
     assert f"trial {trial['trial']} failed: {REASONS[fault]}" in faults_exp.out
 
 
-def test_out_of_memory_fails_its_trial_with_memoryerror(faults_exp: Finished):
+def test_out_of_memory_fails_its_trial_and_says_so(faults_exp: Finished):
     trial = faults_exp.trial("oom")
     assert trial["status"] == "failed"
-    assert trial["error"].startswith("MemoryError")
+    assert trial["error"].startswith("out of memory (peak ") and trial["error"].endswith(" GiB)")
+    log = (faults_exp.path / "trials" / str(trial["trial"]) / "trial.log").read_text()
+    assert "MemoryError" in log  # the traceback says what the allocation was
 
 
 def test_the_traceback_of_a_raising_trial_is_in_its_log(faults_exp: Finished):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.ports import free_port
 
 SPACE = '''
 import time
@@ -119,12 +120,6 @@ def nas(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 
 
 # --- nas view in a subprocess ----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
