@@ -83,9 +83,11 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
     with context:
         try:
             with memory.memory_limit(payload.max_memory), trial_scope(arch, on_report):
-                model = freeze(payload.model_class, arch, mutators=payload.mutators,
-                               **payload.init_kwargs)
-                params = sum(p.numel() for p in model.parameters())
+                model, params = None, None
+                if getattr(payload.evaluator, "needs_model", True):  # a table looks it up
+                    model = freeze(payload.model_class, arch, mutators=payload.mutators,
+                                   **payload.init_kwargs)
+                    params = sum(p.numel() for p in model.parameters())
                 metrics = payload.evaluator.evaluate(
                     model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,
                     device=payload.device,

@@ -1,0 +1,144 @@
+"""Scale of the loop on the local pool: 20,000 trivial trials, 2 at a time, through the library
+(`nas run` without the terminal display). Each figure compares the last thousand trials with
+the first thousand of the same run (the run is its own baseline):
+
+(a) wall time per trial, last thousand over first thousand. Target <= 1.2 (flat: no per-trial
+    cost that grows with the number of trials, in the engine or the local pool).
+(b) the driver's resident memory: growth per trial over the whole run (bytes per trial: what
+    each kept record costs), and its resident memory at the end over after the first thousand.
+(c) results.json rewrites: how many in the whole run (debounced: a bounded share of the run's
+    time, however many trials there are), and the share of the run's wall time they took.
+
+The trial is as cheap as a trial can be (a constant score, no forward pass), so the figures
+are the framework's own cost. Run: python -m bench.bench_scale [TRIALS]. `main()` returns
+[(name, value, target)] rows. Single-threaded and nice'd like every benchmark here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TRIALS = 20_000
+WINDOW = 1_000
+
+SPACE = '''
+"""Benchmark space: 6 architectures of a tiny MLP; an evaluator that does nothing."""
+import nas_cli.nn as nn
+from nas_cli import model_wrapper
+
+
+@model_wrapper
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        hidden = nn.ValueChoice([4, 8, 16], label="hidden")
+        self.fc1 = nn.Linear(4, hidden)
+        self.act = nn.LayerChoice([nn.ReLU(), nn.Tanh()], label="act")
+        self.fc2 = nn.Linear(hidden, 1)
+
+
+def constant(model, arch):
+    return float(arch["hidden"])
+'''
+
+
+def _rss() -> int:
+    """This process's resident memory now, in bytes."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_scale(folder: Path, trials: int = TRIALS) -> dict[str, Any]:
+    import yaml
+
+    from nas_cli.experiment import Listener, _run, create_experiment, execute
+    from nas_cli.spec import load_spec
+
+    space = folder / "scalespace.py"
+    space.write_text(SPACE)
+    spec_path = folder / "scale.yaml"
+    spec_path.write_text(yaml.safe_dump({
+        "experiment_name": "scale",
+        "model_space": {"module": str(space), "class": "Tiny"},
+        "strategy": {"name": "random", "seed": 0, "dedup": False},
+        "evaluator": {"type": "function", "function": f"{space}:constant"},
+        "trial_concurrency": 2, "max_trial_number": trials, "max_failed_trials": 0,
+        "training_service": {"cpus_per_trial": 1},
+    }, sort_keys=False))
+
+    class Meter(Listener):
+        """Time and driver memory at every finished trial (a list append: negligible)."""
+
+        def __init__(self) -> None:
+            self.times: list[float] = []
+            self.rss: dict[int, int] = {}
+
+        def trial_finished(self, run: Any, record: Any) -> None:
+            self.times.append(time.perf_counter())
+            if len(self.times) % WINDOW == 0:
+                self.rss[len(self.times)] = _rss()
+
+    writes: list[float] = []
+    write = _run._write_results_now
+
+    def counted(run: Any) -> None:
+        started = time.perf_counter()
+        write(run)
+        writes.append(time.perf_counter() - started)
+
+    _run._write_results_now = counted
+    meter = Meter()
+    try:
+        run = create_experiment(load_spec(spec_path), folder / "experiments", meter)
+        started = time.perf_counter()
+        execute(run)
+        wall = time.perf_counter() - started
+    finally:
+        _run._write_results_now = write
+    times = meter.times
+    first = (times[WINDOW] - times[0]) / WINDOW
+    last = (times[-1] - times[-WINDOW - 1]) / WINDOW
+    return {
+        "trials": len(times), "wall_s": wall, "first_ms": 1e3 * first, "last_ms": 1e3 * last,
+        "ratio": last / first,
+        "rss_first": meter.rss[WINDOW], "rss_last": meter.rss[max(meter.rss)],
+        "bytes_per_trial": (meter.rss[max(meter.rss)] - meter.rss[WINDOW]) /
+        max(1, max(meter.rss) - WINDOW),
+        "writes": len(writes), "write_share": sum(writes) / wall,
+        "results_mb": (run.path / "results.json").stat().st_size / 1e6,
+    }
+
+
+def main(trials: int = TRIALS) -> list[tuple[str, float, object]]:
+    os.nice(10)
+    with tempfile.TemporaryDirectory(prefix="nas-bench-scale-") as tmp:
+        figures = run_scale(Path(tmp), trials)
+    print(f"{figures['trials']} trials in {figures['wall_s']:.0f} s: "
+          f"{figures['first_ms']:.2f} ms/trial over the first {WINDOW}, "
+          f"{figures['last_ms']:.2f} ms/trial over the last {WINDOW}; driver memory "
+          f"{figures['rss_first'] / 2**20:.0f} MiB after {WINDOW}, "
+          f"{figures['rss_last'] / 2**20:.0f} MiB at the end "
+          f"({figures['bytes_per_trial']:.0f} bytes per trial); results.json "
+          f"({figures['results_mb']:.1f} MB) written {figures['writes']} times, "
+          f"{100 * figures['write_share']:.1f}% of the run")
+    return [
+        ("scale: ms/trial, last 1000 / first 1000", figures["ratio"], "<= 1.2"),
+        ("scale: driver memory, end / after 1000", figures["rss_last"] / figures["rss_first"], ""),
+        ("scale: driver memory per trial (bytes)", figures["bytes_per_trial"], "<= 4000"),
+        ("scale: results.json writes", figures["writes"], ""),
+        ("scale: results.json share of the run", figures["write_share"], "<= 0.1"),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.__main__ import print_table
+
+    print_table(main(int(sys.argv[1]) if len(sys.argv) > 1 else TRIALS))
