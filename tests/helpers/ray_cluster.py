@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,8 +79,23 @@ class RayCluster:
                 f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
                 f"--min-worker-port={low}", f"--max-worker-port={low + 99}"]
 
-    def _start(self, name: str, args: list[str], env: dict[str, str] | None,
-               cwd: Path | None = None) -> Node:
+    def _start(self, name: str, args: Callable[[int], list[str]], env: dict[str, str] | None,
+               cwd: Path | None = None, tries: int = 2) -> Node:
+        """Start a node; a second try with other ports if the first fails (a port picked as
+        free may be taken by someone else before Ray binds it)."""
+        for attempt in range(1, tries + 1):
+            try:
+                return self._start_once(f"{name}-{attempt}" if attempt > 1 else name,
+                                        args(attempt), env, cwd)
+            except ClusterUnavailable:
+                failed = self.nodes.pop()
+                self.kill(failed)
+                if attempt == tries:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, name: str, args: list[str], env: dict[str, str] | None,
+                    cwd: Path | None) -> Node:
         temp_dir = self.root / name
         temp_dir.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"ray-{name}.log"
@@ -95,22 +111,39 @@ class RayCluster:
         deadline = time.monotonic() + 120
         while STARTED not in log.read_text(errors="replace"):
             if process.poll() is not None or time.monotonic() > deadline:
-                lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
-                raise ClusterUnavailable(f"`ray start` for {name} failed: "
-                                         f"{lines[-1] if lines else 'no output'}")
+                raise ClusterUnavailable(f"`ray start` for {name} failed: {self._why(node)}")
             time.sleep(0.1)
         return node
 
+    def _why(self, node: Node) -> str:
+        """The last line of `ray start`'s output and of the GCS's log (kept next to the test's
+        other files, since the cluster's temp folder goes when it stops)."""
+        lines = [x for x in node.log.read_text(errors="replace").splitlines() if x.strip()]
+        why = lines[-1] if lines else "no output"
+        for gcs in node.temp_dir.glob("session_*/logs/gcs_server.*"):
+            shutil.copy(gcs, self.logs / f"{node.name}-{gcs.name}")
+            tail = [x for x in gcs.read_text(errors="replace").splitlines() if x.strip()]
+            if tail:
+                why += f" (gcs_server: {tail[-1][-300:]})"
+        return why
+
     def start_head(self, cpus: int, name: str = "head") -> Node:
         """The head (again, after `kill`: a restarted head on the same port)."""
-        return self._start(name, ["--head", f"--port={self.port}", f"--num-cpus={cpus}",
-                                  "--include-dashboard=false",
-                                  f"--dashboard-port={free_port()}"], None)
+        restart = any(node.name.startswith("head") for node in self.nodes)
+
+        def args(attempt: int) -> list[str]:
+            if attempt > 1 and not restart:  # a first try failed: another port too
+                self.port = free_port()
+            return ["--head", f"--port={self.port}", f"--num-cpus={cpus}",
+                    "--include-dashboard=false", f"--dashboard-port={free_port()}"]
+
+        return self._start(name, args, None)
 
     def add_node(self, cpus: int, name: str, env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> Node:
         """A worker node; its processes get `env` and work in `cwd`."""
-        return self._start(name, [f"--address={self.address}", f"--num-cpus={cpus}"], env, cwd)
+        return self._start(name, lambda _: [f"--address={self.address}", f"--num-cpus={cpus}"],
+                           env, cwd)
 
     def raylet(self, node: Node) -> int:
         """The pid of a node's raylet (a child of its `ray start`)."""
