@@ -66,7 +66,7 @@ def test_dashboard_renders_the_study(browser, view, experiment, screenshots):
 
     assert page.errors == []
     assert page.value, "the dashboard did not render the study"
-    assert "choices: block\t(layer) skip | linear" in page.value  # the study's attrs, readable
+    assert "choices: width\t(value) 4 | 8 | 16" in page.value  # the study's attrs, readable
 
 
 def test_dashboard_trial_table_and_parallel_coordinates(browser, view, experiment, screenshots):
