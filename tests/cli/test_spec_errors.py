@@ -43,7 +43,7 @@ MALFORMED = [
                  "evaluator.function: must have the form 'module:function' (a dotted module or a "
                  ".py file, a colon, then a name), got 'evaluate'", id="function-no-colon"),
     pytest.param({"evaluator": {"type": "clasification"}},
-                 "evaluator.type: must be one of classification, regression, function, got "
+                 "evaluator.type: must be one of classification, regression, function, table, got "
                  "'clasification'", id="evaluator-type-typo"),
     pytest.param({"model_space": {"module": "nowhere.py"}},
                  "model_space.module: file not found: {dir}/nowhere.py", id="module-file-missing"),
@@ -57,7 +57,7 @@ MALFORMED = [
     pytest.param({"objective": {"metric": "loss", "mode": "up"}},
                  "objective.mode: must be one of maximize, minimize, got 'up'", id="bad-mode"),
     pytest.param({"training_service": {"platform": "slurm"}},
-                 "training_service.platform: must be one of local, ray, got 'slurm'",
+                 "training_service.platform: must be one of local, ray, simulated, got 'slurm'",
                  id="unknown-platform"),
     pytest.param({"trial_gpu_number": -1},
                  "trial_gpu_number: must be a non-negative integer, got -1", id="gpus-negative"),
