@@ -1,4 +1,4 @@
-"""The function evaluator: `def evaluate(model, **kwargs) -> float | dict` (CONTRACT section 2)."""
+"""The function evaluator: `def evaluate(model, **kwargs) -> float | dict`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read, check and write experiment specs (CONTRACT section 2)."""
+"""Read, check and write experiment specs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The experiment spec as pydantic models: one class per YAML section (CONTRACT section 2)."""
+"""The experiment spec as pydantic models: one class per YAML section."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input: each refused with one clear line on stderr (no traceback), the CONTRACT's exit code
+"""Bad input: each refused with one clear line on stderr (no traceback), the documented exit code
 (2 bad usage or spec, 1 the experiment could not do its job), and nothing overwritten.
 A full disk stops a run with exit 1 and one line, no workers left, the old results.json intact."""
 
