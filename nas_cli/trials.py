@@ -42,11 +42,15 @@ class TrialRecord:
     node: str | None = None                 # where it ran, on a cluster
     # earlier attempts lost with their worker or node: {"attempt", "error", "node", ...}
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    phase: str | None = None                # one-shot: "search" (inherited weights), "retrain"
 
     def to_json(self) -> dict[str, Any]:
         out = {"trial": self.number, "arch": self.arch, "status": self.state.value,
                "metric": self.metric, "metrics": self.metrics, "params": self.params,
                "duration_s": None if self.duration_s is None else round(self.duration_s, 3)}
+        if self.phase is not None:
+            out["phase"] = self.phase
+            out["inherited"] = self.phase == INHERITED_PHASE  # metric measured untrained
         if self.error is not None:
             out["error"] = self.error
         if self.intermediate:
@@ -69,6 +73,7 @@ class TrialRecord:
             params=data.get("params"), duration_s=data.get("duration_s"), error=data.get("error"),
             peak_memory=data.get("peak_memory"), node=data.get("node"),
             attempts=list(data.get("attempts") or []),
+            phase=data.get("phase"),
         )
 
 
@@ -99,11 +104,16 @@ class TrialOutcome:
         return self.error is not None
 
 
+INHERITED_PHASE = "search"   # one-shot trials scored on weights inherited from the supernet
+RETRAIN_PHASE = "retrain"    # one-shot trials trained from scratch: they rank first
+
+
 def rank(records: list[TrialRecord], mode: str) -> list[TrialRecord]:
-    """Completed trials best first (ties: earlier trial first), then the others by number."""
+    """Completed trials best first (ties: earlier trial first), then the others by number.
+    Retrained one-shot trials rank before those scored on inherited weights."""
     complete = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]
     sign = -1.0 if mode == "maximize" else 1.0
-    complete.sort(key=lambda r: (sign * r.metric, r.number))
+    complete.sort(key=lambda r: (r.phase != RETRAIN_PHASE, sign * r.metric, r.number))
     ranked = {id(r) for r in complete}
     others = sorted((r for r in records if id(r) not in ranked), key=lambda r: r.number)
     return complete + others

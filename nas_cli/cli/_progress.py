@@ -26,6 +26,29 @@ def retry_line(run: Run, record: TrialRecord) -> str:
     return (f"trial {record.number} runs again (attempt {attempts} of "
             f"{run.spec.max_trial_retries + 1}): {record.attempts[-1]['error']}")
 
+def _phase_text(run: Run, phase: str) -> str:
+    """What a one-shot phase does, in a line."""
+    info = run.extra.get("oneshot", {})
+    if phase == "supernet":
+        sup = info.get("supernet", {})
+        done = sup.get("resumed_from")
+        return (f"phase 1/3, supernet: training {sup.get('epochs')} epochs, one sampled path per "
+                f"step" + (f" (resuming after epoch {done})" if done else ""))
+    if phase == "search":
+        search = info.get("search", {})
+        return (f"phase 2/3, search: up to {search.get('trials')} architectures scored on the "
+                f"supernet's weights (strategy {search.get('strategy')})")
+    return (f"phase 3/3, retrain: the {info.get('retrain', {}).get('top')} best architectures "
+            "trained from scratch")
+
+
+def _epoch_text(run: Run, metrics: dict[str, float]) -> str:
+    epochs = run.extra.get("oneshot", {}).get("supernet", {}).get("epochs", "?")
+    shown = ", ".join(f"{k} {fmt_metric(v)}" for k, v in metrics.items() if k != "epoch")
+    paths = run.spec.strategy.model_extra.get("eval_paths", "")
+    return (f"supernet epoch {metrics.get('epoch')}/{epochs}: {shown} "
+            f"(validation: mean of {paths} sampled paths)")
+
 
 class PlainProgress(Listener):
     """One line per event, for logs and pipes."""
@@ -48,6 +71,12 @@ class PlainProgress(Listener):
     def trial_retried(self, run: Run, record: TrialRecord) -> None:
         self._say(retry_line(run, record))
 
+    def phase_started(self, run: Run, phase: str) -> None:
+        self._say(_phase_text(run, phase))
+
+    def supernet_epoch(self, run: Run, metrics: dict[str, float]) -> None:
+        self._say(_epoch_text(run, metrics))
+
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         metric = run.spec.objective.metric
         done = f"[{run.finished_count}/{run.target}]"
@@ -68,6 +97,7 @@ class LiveProgress(PlainProgress):
         self.failures: deque[str] = deque(maxlen=5)
         self.live: Live | None = None
         self.run: Run | None = None
+        self.epoch: str | None = None  # the supernet's last epoch, while it trains
 
     def started(self, run: Run) -> None:
         self.run = run
@@ -76,6 +106,14 @@ class LiveProgress(PlainProgress):
 
     def __rich__(self) -> Group:
         run = self.run
+        header = Text(f"experiment {run.id} ({run.spec.experiment_name}), strategy "
+                      f"{run.spec.strategy.name}, {run.space_size:,} architectures")
+        if run.phase is not None:
+            header.append(f"\n{_phase_text(run, run.phase)}")
+        if run.phase == "supernet":
+            return Group(header, Text(f"{self.epoch or 'first epoch running'}  elapsed "
+                                      f"{_clock(run.elapsed())}"),
+                         *(Text(f, style="red") for f in self.failures))
         total = run.target
         done = run.finished_count
         elapsed = run.elapsed()
@@ -87,8 +125,7 @@ class LiveProgress(PlainProgress):
             ("━" * filled, "green"), ("━" * (width - filled), "grey35"),
             f" {done}/{total} trials  elapsed {_clock(elapsed)}  remaining ~{remaining}",
         )
-        parts: list = [Text(f"experiment {run.id} ({run.spec.experiment_name}), strategy "
-                            f"{run.spec.strategy.name}, {run.space_size:,} architectures"), bar]
+        parts: list = [header, bar]
         running = run.running
         if running:
             table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
@@ -116,6 +153,12 @@ class LiveProgress(PlainProgress):
 
     def trial_retried(self, run: Run, record: TrialRecord) -> None:
         self.failures.append(retry_line(run, record))
+
+    def phase_started(self, run: Run, phase: str) -> None:
+        pass  # the display shows the current phase
+
+    def supernet_epoch(self, run: Run, metrics: dict[str, float]) -> None:
+        self.epoch = _epoch_text(run, metrics)
 
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         if record.state is TrialState.FAILED:

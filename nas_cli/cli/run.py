@@ -56,11 +56,14 @@ def _summary(run, quiet: bool) -> None:
             table = Table(title=f"best architectures ({run.spec.objective.metric}, "
                                 f"{run.spec.objective.mode})", title_justify="left")
             time_column = "virtual time" if run.virtual else "time"
-            for column in ("rank", "trial", run.spec.objective.metric, "params", time_column):
+            phases = any(r.phase for r in ranked)  # one-shot: inherited or retrained metric
+            for column in ("rank", "trial", *(["phase"] if phases else []),
+                           run.spec.objective.metric, "params", time_column):
                 table.add_column(column, justify="right")
             table.add_column("architecture")
             for position, r in enumerate(ranked, 1):
-                table.add_row(str(position), str(r.number), fmt_metric(r.metric),
+                table.add_row(str(position), str(r.number), *([r.phase or "-"] if phases else []),
+                              fmt_metric(r.metric),
                               f"{r.params:,}" if r.params is not None else "-",
                               f"{r.duration_s or 0:.1f}s", arch_text(r.arch, 100))
             print_table(table)

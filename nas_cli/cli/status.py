@@ -68,14 +68,26 @@ def status(
               markup=False)
     if summary.get("stop_reason"):
         out.print(f"stopped because: {summary['stop_reason']}", markup=False)
+    oneshot = summary.get("oneshot")
+    if oneshot:
+        done, epochs = oneshot["supernet_epochs"]
+        last = oneshot["supernet_last_epoch"]
+        metric = objective.get("metric")
+        shown = f", {metric} of sampled paths {fmt_metric(last.get(metric))}" if last else ""
+        out.print(f"one-shot ({oneshot['method']}), phase {oneshot['phase'] or '-'}: supernet "
+                  f"{done}/{epochs} epochs{shown}; {oneshot['searched']} architectures scored "
+                  f"on inherited weights, {oneshot['retrained']} retrained", markup=False)
     if summary["best"]:
         table = Table(title=f"best trials ({objective.get('metric')}, {objective.get('mode')})",
                       title_justify="left")
-        for column in ("rank", "trial", objective.get("metric", "metric"), "params"):
+        phases = oneshot is not None
+        for column in ("rank", "trial", *(["phase"] if phases else []),
+                       objective.get("metric", "metric"), "params"):
             table.add_column(column, justify="right", no_wrap=True)
         table.add_column("architecture")
         for row in summary["best"]:
-            table.add_row(str(row["rank"]), str(row["trial"]), fmt_metric(row["metric"]),
+            table.add_row(str(row["rank"]), str(row["trial"]),
+                          *([row.get("phase", "-")] if phases else []), fmt_metric(row["metric"]),
                           f"{row['params']:,}" if row["params"] is not None else "-",
                           arch_text(row["arch"], 100))
         print_table(table)

@@ -61,7 +61,8 @@ class Backend(ABC):
 
     @abstractmethod
     def start(self, payload: bytes) -> None:
-        """Give the workers the pickled TrialPayload (see `_payload.dump_payload`)."""
+        """Give the workers the pickled TrialPayload (see `_payload.dump_payload`). Called
+        again while no trial runs (between one-shot phases), later trials use the new one."""
 
     @abstractmethod
     def submit(self, number: int, arch: dict[str, Any], trial_dir: Path,

@@ -119,6 +119,12 @@ class RayBackend(Backend):
     def start(self, payload: bytes) -> None:
         import ray
 
+        if self._started:  # a new payload (one-shot phases): fresh actors load it
+            for slot in self._slots:
+                _kill(ray, slot.actor)
+            self._payload_ref = ray.put(payload)
+            self._slots = [self._new_slot() for _ in range(self.concurrency)]
+            return
         self._started = True
         if not ray.is_initialized():
             self._connect(ray)

@@ -84,9 +84,13 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
         try:
             with memory.memory_limit(payload.max_memory), trial_scope(arch, on_report):
                 model, params = None, None
-                if getattr(payload.evaluator, "needs_model", True):  # a table looks it up
+                build = getattr(payload.evaluator, "build_model", None)
+                if build is not None:  # an evaluator that makes its own model (one-shot)
+                    model = build(payload, arch)
+                elif getattr(payload.evaluator, "needs_model", True):  # a table looks it up
                     model = freeze(payload.model_class, arch, mutators=payload.mutators,
                                    **payload.init_kwargs)
+                if model is not None:
                     params = sum(p.numel() for p in model.parameters())
                 metrics = payload.evaluator.evaluate(
                     model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,

@@ -171,9 +171,12 @@ class _FromSpec:
 def _built_here(spec: ExperimentSpec) -> bool:
     """What needs the space built in this process: constraints (they build models to count
     parameters and FLOPs), a table evaluator (its table, a data file, is checked against the
-    space before anything runs)."""
+    space before anything runs), a one-shot strategy (its phases send payloads of their own,
+    and the space is checked to make a supernet before anything trains)."""
+    from nas_cli.spec import ONE_SHOT
+
     limits = spec.constraints
-    return spec.evaluator.type == "table" or (
+    return spec.evaluator.type == "table" or spec.strategy.name in ONE_SHOT or (
         limits is not None and bool(limits.max_params or limits.max_flops))
 
 

@@ -21,9 +21,16 @@ from nas_cli.execution import Backend, Finished, Intermediate
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
 from nas_cli.experiment._load import prepare_run
-from nas_cli.spec import ExperimentSpec, dump_spec, early_stopping_params, strategy_params
+from nas_cli.spec import (
+    ONE_SHOT,
+    ExperimentSpec,
+    dump_spec,
+    early_stopping_params,
+    proposing_strategy,
+    trial_limit,
+)
 from nas_cli.strategy import create as create_strategy
-from nas_cli.trials import TrialRecord, TrialState
+from nas_cli.trials import RETRAIN_PHASE, TrialRecord, TrialState
 
 
 class Listener:
@@ -34,6 +41,8 @@ class Listener:
     def trial_intermediate(self, run: Run, record: TrialRecord, step: int, value: float) -> None: ...
     def trial_finished(self, run: Run, record: TrialRecord) -> None: ...
     def trial_retried(self, run: Run, record: TrialRecord) -> None: ...  # lost, runs again
+    def phase_started(self, run: Run, phase: str) -> None: ...    # one-shot phases
+    def supernet_epoch(self, run: Run, metrics: dict[str, float]) -> None: ...
     def finished(self, run: Run) -> None: ...
 
 
@@ -75,6 +84,9 @@ class Run:
     _failed: int = 0
     _first_failed: TrialRecord | None = field(default=None, repr=False)
     _best: TrialRecord | None = field(default=None, repr=False)
+    _finished_in: dict[str | None, int] = field(default_factory=dict, repr=False)  # by phase
+    phase: str | None = None            # one-shot: the phase new trials belong to
+    extra: dict[str, Any] = field(default_factory=dict)  # more for results.json (one-shot)
 
     @property
     def id(self) -> str:
@@ -87,8 +99,9 @@ class Run:
     @property
     def target(self) -> int:
         """How many trials this run will finish at most (fewer when the space is smaller)."""
-        limit = self.spec.max_trial_number
-        if self.spec.strategy.dedup or self.spec.strategy.name == "grid":
+        limit = trial_limit(self.spec)
+        name, _, dedup, _ = proposing_strategy(self.spec)
+        if dedup or name == "grid":
             limit = min(limit, self.space_size or limit)
         return limit
 
@@ -106,7 +119,7 @@ class Run:
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best complete trial (ties: the earlier one)."""
+        """The best complete trial (ties: the earlier one; retrained one-shot trials first)."""
         return self._best
 
     def add(self, record: TrialRecord) -> None:
@@ -126,15 +139,22 @@ class Run:
         if not record.state.is_finished:
             return
         self._finished += 1
+        self._finished_in[record.phase] = self._finished_in.get(record.phase, 0) + 1
         if record.state is TrialState.FAILED:
             self._failed += 1
             if self._first_failed is None or record.number < self._first_failed.number:
                 self._first_failed = record
         elif record.state is TrialState.COMPLETE and record.metric is not None:
             best = self._best
-            if best is None or self.score(record) > self.score(best) or (
-                    self.score(record) == self.score(best) and record.number < best.number):
+            if best is None or self._rank_key(record) > self._rank_key(best):
                 self._best = record
+
+    def _rank_key(self, record: TrialRecord) -> tuple[bool, float, int]:
+        return record.phase == RETRAIN_PHASE, self.score(record), -record.number
+
+    def finished_in(self, phase: str | None) -> int:
+        """Finished trials of a one-shot phase (None: of a multi-trial run)."""
+        return self._finished_in.get(phase, 0)
 
     def elapsed(self) -> float:
         return self.elapsed_before + self.clock() - self.started
@@ -203,8 +223,8 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
     """The strategy (its history restored on resume), early stopping, constraints, and the
     interrupted trials to rerun."""
     spec = run.spec
-    strategy = create_strategy(spec.strategy.name, space, seed=spec.strategy.seed,
-                               dedup=spec.strategy.dedup, params=strategy_params(spec))
+    name, seed, dedup, params = proposing_strategy(spec)
+    strategy = create_strategy(name, space, seed=seed, dedup=dedup, params=params)
     if spec.early_stopping is not None:
         run.early_stopping = EarlyStopping(spec.early_stopping.type, early_stopping_params(spec),
                                            store)
@@ -230,7 +250,7 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
                     strategy.mark(record.arch)
                 elif run.reruns[record.number] is not None:
                     record.error = f"interrupted; rerun as trial {run.reruns[record.number]}"
-            else:
+            elif record.phase != RETRAIN_PHASE:  # retrained trials were not its proposals
                 history.append((record.arch, run.score(record), record.state))
             run.add(record)
         strategy.restore(history)
@@ -247,12 +267,18 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     """Run the experiment to its end (or until stopped); returns the finished run."""
     spec = run.spec
     backend = None
+    loop = _loop
     try:
         backend = (run.backend_factory or default_backend)(spec)
         backend.prepare()  # workers import torch while this process builds the space
         # a space known from an earlier run: neither the user's code nor torch imported here
         space, payload_bytes, payload = prepare_run(
             spec, shared_files=spec.training_service.platform != "ray")
+        if spec.strategy.name in ONE_SHOT:  # phases: supernet, search, retrain
+            from nas_cli.oneshot import OneShotPhases
+
+            phases = OneShotPhases(run, payload)
+            payload_bytes, loop = phases.first_payload(), phases.loop
     except Exception:
         if backend is not None:
             backend.shutdown()
@@ -281,7 +307,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     run.listener.started(run)
     failure: BaseException | None = None
     try:
-        _loop(run, strategy, backend, store, requeue)
+        loop(run, strategy, backend, store, requeue)
     except KeyboardInterrupt:
         run.request_stop("interrupted")
     except ClusterLost as exc:  # the Ray cluster's head is gone: resume when it is back
@@ -347,9 +373,11 @@ def _stop_file(run: Run) -> Path:
 
 
 def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
-          requeue: list[tuple[int, dict[str, Any]]]) -> None:
+          requeue: list[tuple[int, dict[str, Any]]], limit: int | None = None) -> None:
+    """Propose and run trials until `limit` (default max_trial_number) of the run's current
+    phase have finished, the space is exhausted, or the run stops."""
     spec = run.spec
-    limit = spec.max_trial_number
+    limit = spec.max_trial_number if limit is None else limit
     exhausted = False
     while True:
         if run.stop_requested is None and _stop_file(run).exists():
@@ -364,7 +392,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
             _drain(run, strategy, backend, store, wait_all=True)
             return
         while not exhausted and run.running_count < backend.capacity and \
-                run.finished_count + run.running_count < limit:
+                run.finished_in(run.phase) + run.running_count < limit:
             rerun_of = None
             if requeue:
                 rerun_of, arch = requeue.pop(0)
@@ -375,12 +403,13 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
             if arch is None:
                 exhausted = True
                 break
-            number = store.start_trial(arch)
+            number = store.start_trial(arch, run.phase)
             if rerun_of is not None:
                 run.reruns[rerun_of] = number
                 _save_reruns(run, store)
                 run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
-            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=run.clock())
+            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=run.clock(),
+                                 phase=run.phase)
             run.add(record)
             trial_dir = run.path / "trials" / str(number)
             if not run.virtual:  # a simulated trial writes no files
@@ -562,10 +591,10 @@ def _write_results_now(run: Run) -> None:
         objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
         records=list(run.records.values()),
         extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
-               "max_trial_number": spec.max_trial_number, "target_trials": run.target,
+               "max_trial_number": trial_limit(spec), "target_trials": run.target,
                "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
                "space_size": run.space_size, "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
                "stop_reason": run.stop_reason,
                # simulated backends: elapsed_s and every duration_s are in virtual seconds
-               "clock": "virtual" if run.virtual else "wall"},
+               "clock": "virtual" if run.virtual else "wall", **run.extra},
     )

@@ -100,10 +100,12 @@ class Supernet(nn.Module):
 
     `activate(arch)` picks the path every later forward runs; `subnet(arch)` is
     `freeze(model_class, arch)` loaded with that path's weights, and gives the same outputs.
+    `rules` say what each mutable kind becomes; `seed` seeds the initial weights.
     """
 
     def __init__(self, model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | None = None,
-                 *, mutators: Sequence[Any] = (), rules: Mapping[type, Rule] = SINGLE_PATH):
+                 *, mutators: Sequence[Any] = (), rules: Mapping[type, Rule] = SINGLE_PATH,
+                 seed: int | None = None):
         super().__init__()
         if mutators:
             raise SpaceError("one-shot strategies cannot use custom Mutators (they rewrite a "
@@ -113,6 +115,8 @@ class Supernet(nn.Module):
         self.model_class = model_class
         self.init_kwargs = dict(init_kwargs or {})
         self.space = search_space(model_class, self.init_kwargs)
+        if seed is not None:  # reproducible initial weights
+            torch.manual_seed(seed)
         built, _ = build_space(model_class, self.init_kwargs)
         self.path = ActivePath()
         converter = _Converter(self.path, rules)
@@ -161,3 +165,16 @@ class Supernet(nn.Module):
         model.load_state_dict(state, strict=True)
         device = next(iter(state.values())).device if state else None
         return model.to(device) if device is not None else model
+
+
+def check_supernet(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | None = None,
+                   mutators: Sequence[Any] = ()) -> None:
+    """Refuse, before anything trains, a space that cannot become a supernet (the error names
+    the label and the module). Built on the meta device: no memory is used for weights."""
+    try:
+        with torch.device("meta"):
+            Supernet(model_class, init_kwargs, mutators=mutators)
+    except SpaceError:
+        raise
+    except Exception:  # noqa: BLE001 - user code that needs real tensors: the worker will tell
+        pass

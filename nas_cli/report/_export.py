@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli.store import ExperimentInfo
-from nas_cli.trials import TrialRecord, TrialState
+from nas_cli.trials import INHERITED_PHASE, TrialRecord, TrialState
 
 FORMATS = ("dict", "json", "code", "model")
 
@@ -61,24 +61,32 @@ def export_models(info: ExperimentInfo, k: int, folder: Path,
                   spec: dict[str, Any] | None = None) -> list[Path]:
     """`--format model`: for each of the K best trials, `folder/trial_<n>/` with the trained
     weights (`model.pt`, a state dict kept by `keep_checkpoints`), `arch.json` and `load.py`
-    (builds the frozen model and loads the weights). Copies files; imports no torch."""
+    (builds the frozen model and loads the weights). Copies files; imports no torch, except
+    for one-shot search trials, whose weights are sliced out of the supernet."""
     import shutil
 
     from nas_cli._files import atomic_write_json, atomic_write_text
     from nas_cli.errors import UsageError
 
     records = top_trials(info, k)
+    kept = {r.number: info.path / "trials" / str(r.number) / "model.pt" for r in records}
     missing = [r.number for r in records
-               if not (info.path / "trials" / str(r.number) / "model.pt").is_file()]
+               if not kept[r.number].is_file() and r.phase != INHERITED_PHASE]
     if missing:
         raise UsageError(f"trials {missing} of {info.id} kept no weights: run with "
                          "evaluator.keep_checkpoints: best (or all) to export models")
+    inherited = None
     written = []
     for record in records:
         target = folder / f"trial_{record.number}"
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(info.path / "trials" / str(record.number) / "model.pt",
-                        target / "model.pt")
+        if kept[record.number].is_file():
+            shutil.copyfile(kept[record.number], target / "model.pt")
+        else:  # a one-shot search trial: the weights it inherits from the supernet
+            from nas_cli.oneshot._export import InheritedWeights
+
+            inherited = inherited or InheritedWeights(info.path)
+            inherited.save(record.arch, target / "model.pt")
         atomic_write_json(target / "arch.json", record.arch)
         loader = _code(info, record, spec or {}) + (
             "import torch\n"

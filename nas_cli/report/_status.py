@@ -27,7 +27,20 @@ def status_json(info: ExperimentInfo, top: int = 5) -> dict[str, Any]:
         "elapsed_s": data.get("elapsed_s"), "clock": data.get("clock", "wall"),
         "stop_reason": data.get("stop_reason"),
         "best": [{"rank": i + 1, "trial": r.number, "metric": r.metric, "arch": r.arch,
-                  "params": r.params} for i, r in enumerate(best[:top])],
+                  "params": r.params, **({"phase": r.phase} if r.phase else {})}
+                 for i, r in enumerate(best[:top])],
+        **({"oneshot": _oneshot(data["oneshot"], records)} if "oneshot" in data else {}),
         "failures": [{"trial": r.number, "error": r.error} for r in records
                      if r.state is TrialState.FAILED][:top],
     }
+
+
+def _oneshot(info: dict[str, Any], records: list[Any]) -> dict[str, Any]:
+    """Where a one-shot experiment's phases stand."""
+    supernet = info.get("supernet", {})
+    history = supernet.get("history") or [{}]
+    counts = Counter(r.phase for r in records if r.state.is_finished)
+    return {"method": info.get("method"), "phase": info.get("phase"),
+            "supernet_epochs": [supernet.get("epochs_done", 0), supernet.get("epochs")],
+            "supernet_last_epoch": history[-1], "searched": counts.get("search", 0),
+            "retrained": counts.get("retrain", 0)}

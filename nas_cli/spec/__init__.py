@@ -10,11 +10,21 @@ from nas_cli.spec._load import (
     validate_spec,
 )
 from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec, parse_duration
-from nas_cli.spec._strategy_params import STRATEGIES, STRATEGY_PARAMS, strategy_params
+from nas_cli.spec._strategy_params import (
+    MULTI_TRIAL,
+    ONE_SHOT,
+    STRATEGIES,
+    STRATEGY_PARAMS,
+    proposing_strategy,
+    strategy_params,
+    trial_limit,
+)
 
 __all__ = [
     "BUILTIN_DATASETS",
     "EARLY_STOPPING_PARAMS",
+    "MULTI_TRIAL",
+    "ONE_SHOT",
     "STRATEGIES",
     "STRATEGY_PARAMS",
     "ExperimentSpec",
@@ -24,7 +34,9 @@ __all__ = [
     "json_schema",
     "load_spec",
     "parse_duration",
+    "proposing_strategy",
     "resolve_path",
     "strategy_params",
+    "trial_limit",
     "validate_spec",
 ]

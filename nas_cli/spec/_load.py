@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from nas_cli.errors import SpecError
 from nas_cli.spec._models import ExperimentSpec, resolve_under
 from nas_cli.spec._problems import problems, show
+from nas_cli.spec._strategy_params import STRATEGY_PARAMS
 
 
 def load_spec(
@@ -85,6 +86,13 @@ def json_schema() -> dict[str, Any]:
     schema = ExperimentSpec.model_json_schema(by_alias=True, mode="validation")
     schema["properties"].pop("base_dir", None)
     schema["title"] = "nas-cli experiment spec"
+    rules = []  # each strategy's own keys, given its name
+    for name, params in STRATEGY_PARAMS.items():
+        own = params.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+        schema["$defs"].update(own.pop("$defs", {}))
+        rules.append({"if": {"properties": {"name": {"const": name}}},
+                      "then": {"properties": own.get("properties", {})}})
+    schema["$defs"]["StrategySpec"]["allOf"] = rules
     return schema
 
 

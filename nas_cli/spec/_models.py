@@ -6,7 +6,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
@@ -22,10 +22,9 @@ from pydantic import (
 )
 
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
-from nas_cli.spec._problems import key_error, show, unknown, validated
-from nas_cli.spec._strategy_params import STRATEGY_PARAMS, canonical_strategy
+from nas_cli.spec._problems import key_error, show, unknown, with_params
+from nas_cli.spec._strategy_params import MULTI_TRIAL, ONE_SHOT, StrategySpec
 
-S = TypeVar("S", bound=BaseModel)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -119,16 +118,6 @@ FunctionRef = _reference("function")
 ClassRef = _reference("Class")
 
 
-def _with_params(section: S, params_model: type[BaseModel]) -> S:
-    """Check a section's extra keys with its params model and store them with defaults filled."""
-    params = validated(
-        params_model, section.model_extra, extra_keys=list(type(section).model_fields)
-    )
-    section.model_extra.clear()
-    section.model_extra.update(params.model_dump())
-    return section
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -138,24 +127,6 @@ class ModelSpaceSpec(_Section):
     class_name: str = Field(alias="class")
     init_kwargs: dict[str, Any] = Field(default_factory=dict)
     mutators: list[ClassRef] = Field(default_factory=list)
-
-
-class StrategySpec(BaseModel):
-    """`name` plus that strategy's own parameters (checked by the strategy's params model)."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = "random"
-    seed: int | None = None
-    dedup: bool = True
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _canonical(cls, value: Any) -> str:
-        return canonical_strategy(value)
-
-    @model_validator(mode="after")
-    def _params(self) -> StrategySpec:
-        return _with_params(self, STRATEGY_PARAMS[self.name])
 
 
 class DatasetFactory(_Section):
@@ -319,7 +290,7 @@ class EarlyStoppingSpec(BaseModel):
 
     @model_validator(mode="after")
     def _params(self) -> EarlyStoppingSpec:
-        return _with_params(self, EARLY_STOPPING_PARAMS[self.type])
+        return with_params(self, EARLY_STOPPING_PARAMS[self.type])
 
 
 class ConstraintsSpec(_Section):
@@ -397,6 +368,26 @@ class ExperimentSpec(_Section):
                 raise key_error("trial_concurrency", f"is {self.trial_concurrency} but "
                                 f"training_service.workers is {service.workers}: give one")
             self.trial_concurrency = service.workers
+        return self
+
+    @model_validator(mode="after")
+    def _one_shot_fits(self) -> ExperimentSpec:
+        name = self.strategy.name
+        if name not in ONE_SHOT:
+            return self
+        multi = f"use a multi-trial strategy ({', '.join(MULTI_TRIAL)})"
+        if self.evaluator.type not in EVALUATOR_METRICS:  # function, table
+            raise key_error("evaluator.type", f"{name} trains a supernet with the evaluator's "
+                            "data and optimizer: use a classification or regression evaluator, "
+                            f"or {multi} with a {self.evaluator.type} evaluator")
+        if self.model_space.mutators:
+            raise key_error("model_space.mutators", f"{name} builds a supernet from the space's "
+                            "mutables; a custom Mutator rewrites a built model and cannot be "
+                            f"part of one: express its choices with LayerChoice/ValueChoice, or "
+                            f"{multi}")
+        if self.early_stopping is not None:
+            raise key_error("early_stopping", f"{name}'s search trials are not trained, so "
+                            "nothing can stop early: remove early_stopping")
         return self
 
     @model_validator(mode="after")

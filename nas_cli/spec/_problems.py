@@ -80,6 +80,17 @@ def validated(model: type[M], data: Any, extra_keys: Sequence[str] = ()) -> M:
         raise ValidationError.from_exception_data(model.__name__, details) from None
 
 
+def with_params(section: M, params_model: type[BaseModel]) -> M:
+    """Check a section's extra keys with its params model and store them with defaults filled
+    (`strategy: {name: evolution, population_size: 30}` -> EvolutionParams' keys)."""
+    params = validated(
+        params_model, section.model_extra, extra_keys=list(type(section).model_fields)
+    )
+    section.model_extra.clear()
+    section.model_extra.update(params.model_dump())
+    return section
+
+
 def _describe(error: Any, root: type[BaseModel], extra_keys: Sequence[str] = ()):
     """The key path of a pydantic error and its message in our words."""
     path, owner, node, meta = _locate(root, error["loc"])

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from nas_cli.spec._problems import key_error, unknown
+from nas_cli.spec._problems import key_error, show, unknown, with_params
 
 if TYPE_CHECKING:
     from nas_cli.spec._models import ExperimentSpec
 
-STRATEGIES = ("random", "grid", "evolution", "tpe", "rl")
+MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl")  # train every sampled architecture
+ONE_SHOT = ("spos",)  # train one supernet, rank architectures on the weights they inherit
+STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
 # Lower-cased names with '_' and '-' removed -> canonical name; NNI's names included.
 _ALIASES = {
@@ -19,6 +21,7 @@ _ALIASES = {
     "gridsearch": "grid",
     "regularizedevolution": "evolution",
     "policybasedrl": "rl",
+    "randomoneshot": "spos",
 }
 
 
@@ -77,15 +80,87 @@ class RLParams(_Params):
     entropy_weight: float = Field(0.01, ge=0)
 
 
+class StrategySpec(BaseModel):
+    """`name` plus that strategy's own parameters (checked by the strategy's params model)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "random"
+    seed: int | None = None
+    dedup: bool = True
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _canonical(cls, value: Any) -> str:
+        return canonical_strategy(value)
+
+    @model_validator(mode="after")
+    def _params(self) -> StrategySpec:
+        return with_params(self, STRATEGY_PARAMS[self.name])
+
+    def params(self) -> BaseModel:
+        """The strategy's own parameters, defaults filled in."""
+        return STRATEGY_PARAMS[self.name].model_validate(self.model_extra or {})
+
+
+class SearchStrategySpec(StrategySpec):
+    """A one-shot strategy's `search:` section: the multi-trial strategy that proposes the
+    architectures scored on inherited weights."""
+
+    name: str = "evolution"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _canonical(cls, value: Any) -> str:
+        name = canonical_strategy(value)
+        if name not in MULTI_TRIAL:
+            raise ValueError(f"must be a multi-trial strategy ({', '.join(MULTI_TRIAL)}), "
+                             f"got {show(value)}")
+        return name
+
+
+class SPOSParams(_Params):
+    """Single-path one-shot (NNI's RandomOneShot): train a supernet, one uniformly sampled path
+    per step; search it with a multi-trial strategy on inherited weights; retrain the best."""
+
+    supernet_epochs: int = Field(10, gt=0)
+    search: SearchStrategySpec = Field(default_factory=SearchStrategySpec)
+    search_trials: int = Field(100, gt=0)
+    retrain_top: int = Field(0, ge=0)
+    path_sampling: Literal["per_decision", "per_architecture"] = "per_decision"
+    eval_paths: int = Field(3, gt=0)                   # paths validated after each epoch
+    bn_recalibration_batches: int = Field(10, ge=0)    # 0: keep the supernet's statistics
+
+
 STRATEGY_PARAMS: dict[str, type[_Params]] = {
     "random": RandomParams,
     "grid": GridParams,
     "evolution": EvolutionParams,
     "tpe": TPEParams,
     "rl": RLParams,
+    "spos": SPOSParams,
 }
 
 
 def strategy_params(spec: ExperimentSpec) -> BaseModel:
     """The spec's strategy parameters, defaults filled in: `EvolutionParams(population_size=20, ...)`."""
-    return STRATEGY_PARAMS[spec.strategy.name].model_validate(spec.strategy.model_extra or {})
+    return spec.strategy.params()
+
+
+def proposing_strategy(spec: ExperimentSpec) -> tuple[str, int | None, bool, BaseModel]:
+    """(name, seed, dedup, params) of the multi-trial strategy that proposes architectures:
+    the spec's strategy, or a one-shot strategy's `search` (its seed defaults to the
+    strategy's)."""
+    if spec.strategy.name in ONE_SHOT:
+        search = strategy_params(spec).search
+        seed = search.seed if search.seed is not None else spec.strategy.seed
+        return search.name, seed, search.dedup, search.params()
+    return spec.strategy.name, spec.strategy.seed, spec.strategy.dedup, strategy_params(spec)
+
+
+def trial_limit(spec: ExperimentSpec) -> int:
+    """How many trials the spec asks for: max_trial_number, or a one-shot strategy's
+    search_trials + retrain_top."""
+    if spec.strategy.name in ONE_SHOT:
+        params = strategy_params(spec)
+        return params.search_trials + params.retrain_top
+    return spec.max_trial_number

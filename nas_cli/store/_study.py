@@ -125,7 +125,7 @@ def _details(record: TrialRecord) -> dict[str, Any]:
     """What the trial's user attribute holds besides Optuna's own columns."""
     details = {"arch": record.arch, "state": record.state.value, "metrics": record.metrics,
                "params": record.params, "duration_s": record.duration_s, "error": record.error}
-    for key in ("peak_memory", "node"):
+    for key in ("peak_memory", "node", "phase"):
         if getattr(record, key) is not None:
             details[key] = getattr(record, key)
     if record.attempts:
@@ -337,15 +337,16 @@ class TrialStore:
         self._distributions = {k: categorical_json(c) for k, c in self._choices.items()}
 
     # --- trials ------------------------------------------------------------------------------
-    def start_trial(self, arch: dict[str, Any]) -> int:
-        """Record a running trial for `arch`; returns its number."""
+    def start_trial(self, arch: dict[str, Any], phase: str | None = None) -> int:
+        """Record a running trial for `arch` (of a one-shot `phase`); returns its number."""
         params = []
         for label, value in arch.items():
             stored = value if _scalar(value) else json.dumps(value)
             index = self._indexes[label][type(stored), stored]
             params.append((label, float(index), self._distributions[label]))
         with self._errors():
-            trial_id, number = self._writer.start(params, {_RECORD_ATTR: {"arch": arch}})
+            started = {"arch": arch, **({"phase": phase} if phase is not None else {})}
+            trial_id, number = self._writer.start(params, {_RECORD_ATTR: started})
         self._trial_ids[number] = trial_id
         return number
 

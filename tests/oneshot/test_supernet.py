@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 from helpers.examples import load_example
-from zoo import Gate, Zoo
+from zoo import TooManyCopies, Zoo
 
 import nas_cli.nn as nn
 from nas_cli import freeze, model_wrapper
@@ -130,17 +130,6 @@ def test_training_one_path_changes_only_its_own_weights():
     bottleneck = [k for k in after if k.startswith("alt.")]
     assert bottleneck and all(torch.equal(after[k], before_bottleneck[k]) for k in bottleneck)
     assert not torch.equal(after["head.weight"], before_bottleneck["head.weight"])
-
-
-@model_wrapper
-class TooManyCopies(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.unit = Gate(nn.ValueChoice(list(range(1, 10)), label="features"),
-                          nn.ValueChoice([0.5 * i for i in range(1, 9)], label="scale"))
-
-    def forward(self, x):
-        return self.unit(x)
 
 
 @model_wrapper

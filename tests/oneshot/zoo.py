@@ -14,12 +14,16 @@ supernet's exactness tests (inputs: (N, 2, 16) signals, 3 classes).
 | Cell (ops per input, 2 ops per node, loose ends)               | `cell/...`                 |
 | InputChoice of any number of inputs, mean                      | `merge`                    |
 | one module used twice                                          | `hidden`                   |
+
+`TooManyCopies` cannot become a supernet (a @basic_unit with 72 argument sets); `nan_digits` is
+a dataset factory whose inputs are NaN (a supernet trained on it diverges at once).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 import nas_cli.nn as nn
 from nas_cli import basic_unit, model_wrapper
@@ -90,3 +94,21 @@ class Zoo(nn.Module):
         c = self.cell(states)
         m = self.merge([h, states[1], c[:, : h.shape[1]]])
         return self.head(self.again(torch.relu(self.shared(m))))
+
+
+@model_wrapper
+class TooManyCopies(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.unit = Gate(nn.ValueChoice(list(range(1, 10)), label="features"),
+                         nn.ValueChoice([0.5 * i for i in range(1, 9)], label="scale"))
+
+    def forward(self, x):
+        return self.unit(x)
+
+
+def nan_digits():
+    """(train, val) of 8x8 "images" that are all NaN."""
+    x = torch.full((64, 1, 8, 8), float("nan"))
+    y = torch.arange(64) % 10
+    return TensorDataset(x, y), TensorDataset(x[:16], y[:16])

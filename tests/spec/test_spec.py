@@ -100,7 +100,7 @@ MALFORMED = [
     pytest.param(
         "strategy: {name: evo}\n",
         [
-            "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, tpe, rl;"
+            "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, tpe, rl, spos;"
             " did you mean 'evolution'?)"
         ],
         id="strategy-name-unknown",

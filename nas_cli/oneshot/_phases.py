@@ -1,0 +1,211 @@
+"""A one-shot experiment on the engine, in three phases:
+
+1. `supernet`: one job in a worker (or a Ray actor) trains the supernet, checkpointing every
+   epoch in `<experiment>/supernet/`; a resumed experiment continues from the last epoch.
+2. `search`: the spec's `search` strategy proposes architectures; each is a trial scored on
+   the weights it inherits from the supernet (warm workers load the supernet once).
+3. `retrain`: the `retrain_top` best of the search are trained from scratch as ordinary
+   trials; retrained trials rank first.
+
+The driver never trains: it submits, listens, and records, as for multi-trial search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from nas_cli.oneshot._files import CHECKPOINT, SUPERNET_DIR, read_progress
+from nas_cli.spec import strategy_params
+from nas_cli.trials import INHERITED_PHASE, RETRAIN_PHASE, TrialState, rank
+
+SUPERNET_PHASE = "supernet"
+SUPERNET_JOB = -1  # the backend's number for phase 1's job (trials count from 0)
+
+
+class _TopArchitectures:
+    """The retrain phase's "strategy": the given architectures, in order, once each."""
+
+    def __init__(self, archs: list[dict[str, Any]]):
+        self.archs = list(archs)
+
+    def propose(self) -> dict[str, Any] | None:
+        return self.archs.pop(0) if self.archs else None
+
+    def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
+        pass
+
+
+class OneShotPhases:
+    """Drives the phases of a one-shot run; `loop` takes the place of the multi-trial loop."""
+
+    def __init__(self, run: Any, payload: Any):
+        from nas_cli.evaluator import TrainingEvaluator
+        from nas_cli.oneshot._evaluators import InheritedEvaluator, SupernetTraining
+
+        self.run = run
+        spec = run.spec
+        self.params = params = strategy_params(spec)
+        self.folder = run.path / SUPERNET_DIR
+        config = spec.evaluator
+        recalibration = params.bn_recalibration_batches
+        retrain_config = config if config.keep_checkpoints != "none" else \
+            config.model_copy(update={"keep_checkpoints": "best"})  # retrained weights export
+        self.payloads = {
+            SUPERNET_PHASE: SupernetTraining(
+                config, spec.base_dir, epochs=params.supernet_epochs, seed=spec.strategy.seed,
+                fair=params.path_sampling == "per_decision", eval_paths=params.eval_paths,
+                recalibration_batches=recalibration),
+            INHERITED_PHASE: InheritedEvaluator(config, spec.base_dir, self.folder / CHECKPOINT,
+                                                recalibration),
+            RETRAIN_PHASE: TrainingEvaluator(retrain_config, spec.base_dir),
+        }
+        self.payloads = {phase: dataclasses.replace(payload, evaluator=evaluator)
+                         for phase, evaluator in self.payloads.items()}
+        self.progress = read_progress(self.folder)
+        self.resumed_from = self.progress.get("epochs_done", 0)  # epochs an earlier run did
+        if not self._trained():
+            from nas_cli.oneshot._supernet import check_supernet
+
+            check_supernet(payload.model_class, payload.init_kwargs, payload.mutators)
+        self._describe()
+
+    # --- what the workers get --------------------------------------------------------------
+    def _bytes(self, phase: str) -> bytes:
+        from nas_cli.experiment._load import pickle_payload
+
+        return pickle_payload(self.payloads[phase])
+
+    def first_payload(self) -> bytes:
+        """The payload the workers start with: the supernet's, unless it is trained."""
+        return self._bytes(INHERITED_PHASE if self._trained() else SUPERNET_PHASE)
+
+    def _trained(self) -> bool:
+        return self.progress.get("epochs_done", 0) >= self.params.supernet_epochs
+
+    def _describe(self) -> None:
+        """What results.json says about the phases (rewritten with every results.json)."""
+        progress, params = self.progress, self.params
+        self.run.extra["oneshot"] = {
+            "method": self.run.spec.strategy.name,
+            "phase": self.run.phase,
+            "supernet": {
+                "epochs": params.supernet_epochs, "epochs_done": progress.get("epochs_done", 0),
+                "params": progress.get("params"), "path_sampling": params.path_sampling,
+                "checkpoint": f"{SUPERNET_DIR}/{CHECKPOINT}", "resumed_from": self.resumed_from,
+                "history": progress.get("history", []),
+            },
+            "search": {"strategy": params.search.name, "trials": params.search_trials,
+                       "metric": "inherited: the sub-network on the supernet's weights, batch "
+                                 f"norm recalibrated on {params.bn_recalibration_batches} "
+                                 "training batches, not trained"},
+            "retrain": {"top": params.retrain_top,
+                        "metric": "trained from scratch by the evaluator"},
+        }
+
+    def _enter(self, phase: str) -> None:
+        self.run.phase = phase
+        self._describe()
+        self.run.listener.phase_started(self.run, phase)
+
+    # --- the phases ------------------------------------------------------------------------
+    def loop(self, run: Any, strategy: Any, backend: Any, store: Any,
+             requeue: list[tuple[int, dict[str, Any]]]) -> None:
+        from nas_cli.experiment._run import _loop
+
+        def of(phase: str) -> list[tuple[int, dict[str, Any]]]:
+            return [item for item in requeue if run.records[item[0]].phase == phase]
+
+        if not self._trained():
+            self._enter(SUPERNET_PHASE)
+            if not self._train(backend):
+                return
+            backend.start(self._bytes(INHERITED_PHASE))
+        self._enter(INHERITED_PHASE)
+        _loop(run, strategy, backend, store, of(INHERITED_PHASE), limit=self.params.search_trials)
+        if run.stop_requested or run.status == "failed":
+            return
+        searched = sum(1 for r in run.records.values()
+                       if r.phase == INHERITED_PHASE and r.state.is_finished)
+        retrain = self._to_retrain(run, of(RETRAIN_PHASE))
+        if self.params.retrain_top and (retrain or of(RETRAIN_PHASE)):
+            run.stop_reason = None
+            backend.start(self._bytes(RETRAIN_PHASE))
+            self._enter(RETRAIN_PHASE)
+            _loop(run, _TopArchitectures(retrain), backend, store, of(RETRAIN_PHASE),
+                  limit=min(self.params.retrain_top, len(retrain) + self._retrained(run)
+                            + len(of(RETRAIN_PHASE))))
+            if run.stop_requested or run.status == "failed":
+                return
+        retrained = self._retrained(run)
+        run.stop_reason = (f"done: supernet trained {self.params.supernet_epochs} epochs, "
+                           f"{searched} architectures scored on inherited weights"
+                           + (f", {retrained} retrained" if retrained else ""))
+
+    def _to_retrain(self, run: Any, requeued: list[tuple[int, dict[str, Any]]]) -> list[dict]:
+        """The best distinct architectures of the search not retrained (or queued) yet."""
+        from nas_cli.strategy import arch_key
+
+        searched = [r for r in rank(list(run.records.values()), run.mode)
+                    if r.phase == INHERITED_PHASE and r.state is TrialState.COMPLETE]
+        top: list[dict[str, Any]] = []
+        for record in searched:
+            if all(arch_key(record.arch) != arch_key(a) for a in top):
+                top.append(record.arch)
+            if len(top) == self.params.retrain_top:
+                break
+        done = {arch_key(r.arch) for r in run.records.values()
+                if r.phase == RETRAIN_PHASE and r.state.is_finished}
+        done |= {arch_key(arch) for _, arch in requeued}
+        return [a for a in top if arch_key(a) not in done]
+
+    @staticmethod
+    def _retrained(run: Any) -> int:
+        return sum(1 for r in run.records.values()
+                   if r.phase == RETRAIN_PHASE and r.state.is_finished)
+
+    def _train(self, backend: Any) -> bool:
+        """Phase 1: submit the supernet job and follow it; False when the run must end."""
+        from nas_cli.execution import Finished, Intermediate
+        from nas_cli.experiment._run import _stop_file, _write_results
+
+        run = self.run
+        self.folder.mkdir(exist_ok=True)
+        backend.submit(SUPERNET_JOB, {}, self.folder, None)
+        limit = run.spec.max_experiment_duration
+        while True:
+            if run.stop_requested is None and _stop_file(run).exists():
+                run.request_stop("stopped")
+            out_of_time = limit is not None and run.elapsed() >= limit
+            if run.stop_requested or out_of_time:
+                backend.cancel(SUPERNET_JOB, TrialState.INTERRUPTED, "stopped")
+                done = self.progress.get("epochs_done", 0)
+                where = (f"during supernet training (epoch {done} of "
+                         f"{self.params.supernet_epochs} finished)")
+                run.stop_reason = (f"max_experiment_duration reached {where}" if out_of_time
+                                   else f"{run.stop_requested} by request {where}")
+                return False
+            for event in backend.events(timeout=0.25):
+                if event.number != SUPERNET_JOB:
+                    continue
+                if isinstance(event, Intermediate):
+                    self.progress = read_progress(self.folder)
+                    history = self.progress.get("history") or [{"epoch": event.step}]
+                    self._describe()
+                    _write_results(run, soon=True)
+                    run.listener.supernet_epoch(run, dict(history[-1]))
+                elif isinstance(event, Finished):
+                    self.progress = read_progress(self.folder)
+                    self._describe()
+                    if event.state is TrialState.COMPLETE:
+                        _write_results(run)
+                        return True
+                    done = self.progress.get("epochs_done", 0)
+                    run.status = "failed"
+                    run.stop_reason = (f"supernet training failed: {event.reason} (see "
+                                       f"{self.folder / 'trial.log'})" + (
+                                           f"; `nas resume {run.id}` continues after epoch {done}"
+                                           if done else ""))
+                    return False
+            if run.results_dirty:
+                _write_results(run, soon=True)

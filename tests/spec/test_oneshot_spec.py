@@ -1,0 +1,85 @@
+"""The one-shot strategy in a spec: its keys and defaults, NNI's name, its `search` strategy,
+and what it refuses before anything runs (with what works instead)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_spec import problems, with_minimal, write
+
+from nas_cli.spec import (
+    dump_spec,
+    json_schema,
+    load_spec,
+    proposing_strategy,
+    strategy_params,
+    trial_limit,
+)
+
+SPOS = """
+strategy:
+  name: RandomOneShot
+  seed: 4
+  supernet_epochs: 30
+  search: {name: RegularizedEvolution, population_size: 50, sample_size: 10}
+  search_trials: 500
+  retrain_top: 3
+"""
+
+
+def test_spos_keys_defaults_and_the_search_strategy(tmp_path: Path):
+    spec = load_spec(write(tmp_path, with_minimal(SPOS)))
+    assert spec.strategy.name == "spos"
+    params = strategy_params(spec)
+    assert (params.supernet_epochs, params.search_trials, params.retrain_top) == (30, 500, 3)
+    assert (params.path_sampling, params.bn_recalibration_batches) == ("per_decision", 10)
+    name, seed, dedup, search = proposing_strategy(spec)
+    assert (name, seed, dedup) == ("evolution", 4, True)  # the search seed defaults to spos's
+    assert (search.population_size, search.sample_size) == (50, 10)
+    assert trial_limit(spec) == 503
+    again = load_spec(write(tmp_path, dump_spec(spec), "again.yaml"), base_dir=tmp_path)
+    assert dump_spec(again) == dump_spec(spec)
+    defaults = strategy_params(load_spec(write(tmp_path, with_minimal("strategy: {name: spos}"))))
+    assert (defaults.search.name, defaults.retrain_top) == ("evolution", 0)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("strategy: {name: spos, search: {name: spos}}\n",
+                 "strategy.search.name: must be a multi-trial strategy (random, grid, evolution, "
+                 "tpe, rl), got 'spos'", id="search-one-shot"),
+    pytest.param("strategy: {name: spos, search: {name: tpe, n_startup: 3}}\n",
+                 "strategy.search.n_startup: unknown key (did you mean 'n_startup_trials'?)",
+                 id="search-param-typo"),
+    pytest.param("strategy: {name: spos, retrain_top: -1}\n",
+                 "strategy.retrain_top: must be a non-negative integer, got -1", id="retrain"),
+    pytest.param("strategy: {name: spos}\nevaluator: {type: function, function: 'm:f'}\n",
+                 "evaluator.type: spos trains a supernet with the evaluator's data and "
+                 "optimizer: use a classification or regression evaluator, or use a multi-trial "
+                 "strategy (random, grid, evolution, tpe, rl) with a function evaluator",
+                 id="function-evaluator"),
+    pytest.param("strategy: {name: spos}\nmodel_space: {module: spaces.net, class: Net, "
+                 "mutators: ['spaces.net:Widen']}\n",
+                 "model_space.mutators: spos builds a supernet from the space's mutables; a "
+                 "custom Mutator rewrites a built model and cannot be part of one: express its "
+                 "choices with LayerChoice/ValueChoice, or use a multi-trial strategy (random, "
+                 "grid, evolution, tpe, rl)", id="mutators"),
+    pytest.param("strategy: {name: spos}\nearly_stopping: {type: median}\n",
+                 "early_stopping: spos's search trials are not trained, so nothing can stop "
+                 "early: remove early_stopping", id="early-stopping"),
+])
+def test_what_one_shot_refuses(tmp_path: Path, text: str, expected: str):
+    base = with_minimal("").replace("model_space:\n  module: spaces.net\n  class: Net\n", "") \
+        if "model_space" in text else with_minimal("")
+    if "evaluator:" in text:
+        base = base.replace("evaluator:\n  type: classification\n", "")
+    assert problems(write(tmp_path, base + text)) == [expected]
+
+
+def test_the_json_schema_lists_each_strategy_keys():
+    schema = json_schema()
+    rules = {r["if"]["properties"]["name"]["const"]: r["then"]["properties"]
+             for r in schema["$defs"]["StrategySpec"]["allOf"]}
+    assert {"supernet_epochs", "search", "search_trials", "retrain_top"} <= set(rules["spos"])
+    assert "population_size" in rules["evolution"]
+    assert "name" in schema["$defs"]["SearchStrategySpec"]["properties"]
