@@ -122,13 +122,23 @@ class SPOSParams(_Params):
     """Single-path one-shot (NNI's RandomOneShot): train a supernet, one uniformly sampled path
     per step; search it with a multi-trial strategy on inherited weights; retrain the best."""
 
-    supernet_epochs: int = Field(10, gt=0)
-    search: SearchStrategySpec = Field(default_factory=SearchStrategySpec)
-    search_trials: int = Field(100, gt=0)
-    retrain_top: int = Field(0, ge=0)
-    path_sampling: Literal["per_decision", "per_architecture"] = "per_decision"
-    eval_paths: int = Field(3, gt=0)                   # paths validated after each epoch
-    bn_recalibration_batches: int = Field(10, ge=0)    # 0: keep the supernet's statistics
+    supernet_epochs: int = Field(10, gt=0, description="phase 1: epochs of supernet training")
+    search: SearchStrategySpec = Field(
+        default_factory=SearchStrategySpec,
+        description="phase 2: the multi-trial strategy (name and its own keys, seed, dedup) "
+                    "that proposes architectures")
+    search_trials: int = Field(100, gt=0, description="phase 2: architectures scored on "
+                                                      "inherited weights")
+    retrain_top: int = Field(0, ge=0, description="phase 3: the best architectures retrained "
+                                                  "from scratch (0: none)")
+    path_sampling: Literal["per_decision", "per_architecture"] = Field(
+        "per_decision", description="phase 1: each active decision uniform (SPOS), or "
+                                    "architectures uniform")
+    eval_paths: int = Field(3, gt=0, description="phase 1: fixed paths validated after each "
+                                                 "epoch (live progress)")
+    bn_recalibration_batches: int = Field(
+        10, ge=0, description="training batches that re-estimate batch-norm statistics of an "
+                              "inherited sub-network (0: keep the supernet's)")
 
 
 STRATEGY_PARAMS: dict[str, type[_Params]] = {
