@@ -131,10 +131,15 @@ class MixedRepeat(Mixed):
         super().__init__()
         self.label = repeat.label
         self.depths = list(repeat.depths)
+        self.values = list(getattr(repeat, "values", self.depths))  # what the arch records
         self.blocks = repeat.blocks
 
     def depth(self) -> int:
-        return self.depths[0] if self.label is None else self._path.get(self.label, self.depths[0])
+        """The active path's depth (a depth derived from a choice: the choice's value mapped)."""
+        if self.label is None or self.label not in self._path.arch:
+            return self.depths[0]
+        value = self._path.arch[self.label]
+        return next(d for v, d in zip(self.values, self.depths) if same_value(v, value))
 
     def forward(self, x: Any) -> Any:
         for block in self.blocks[: self.depth()]:
@@ -156,7 +161,10 @@ class MixedCell(Mixed):
         super().__init__()
         for name in ("label", "num_nodes", "num_ops_per_node", "num_predecessors", "merge_op"):
             setattr(self, name, getattr(cell, name))
+        self.concat_dim = getattr(cell, "concat_dim", 1)
+        self.preprocessor = getattr(cell, "preprocessor", None)  # modules or plain functions
         self.ops = cell.ops        # key -> one op per possible input (or one for all)
+        self.postprocessor = getattr(cell, "postprocessor", None)
         self.inputs = cell.inputs  # key -> its (mixed) InputChoice
 
     def source(self, key: str) -> int:
@@ -170,6 +178,9 @@ class MixedCell(Mixed):
         return _run_cell(self, inputs, self.source, self.op)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
+        for name in ("preprocessor", "postprocessor"):
+            if isinstance(getattr(self, name), nn.Module):
+                collect(getattr(self, name), f"{prefix}{name}.", out)
         for key in self.ops:  # frozen: a FixedCell whose ops[key] is the chosen op
             collect(self.op(key, self.source(key)), f"{prefix}ops.{key}.", out)
 

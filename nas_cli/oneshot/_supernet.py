@@ -31,6 +31,7 @@ from nas_cli.oneshot._mixed import (
 )
 from nas_cli.space import Cell, InputChoice, LayerChoice, Repeat, freeze, search_space
 from nas_cli.space._discover import build_space
+from nas_cli.space._mutables import MUTABLES, _Mutable
 from nas_cli.space._value import ValueChoiceX, pick
 from nas_cli.space._wrap import CHOICE_ARGS
 
@@ -88,6 +89,13 @@ class _Converter:
                 if isinstance(value, ValueChoiceX) and not name.startswith("_"):
                     self.attributes.append((module, name, value))
             rule = next((r for kind, r in self.rules.items() if isinstance(module, kind)), None)
+            if rule is None and (isinstance(module, _Mutable) or module.__dict__.get(MUTABLES)):
+                label = getattr(module, "label", None)
+                raise SpaceError(
+                    f"one-shot: {where} ({type(module).__name__}"
+                    + (f" '{label}'" if label else "") + ") decides its own structure; a "
+                    "supernet is built from LayerChoice, InputChoice, Repeat, Cell and "
+                    "ValueChoice module arguments only: use a multi-trial strategy")
             mixed = rule(module, where) if rule is not None else module
         if isinstance(mixed, Mixed):
             mixed.bind(self.path)
@@ -107,6 +115,13 @@ class Supernet(nn.Module):
                  *, mutators: Sequence[Any] = (), rules: Mapping[type, Rule] = SINGLE_PATH,
                  seed: int | None = None):
         super().__init__()
+        self.space = search_space(model_class, dict(init_kwargs or {}))
+        if self.space.continuous:
+            labels = self.space.continuous
+            raise SpaceError(f"one-shot: {', '.join(labels)} "
+                             f"{'takes' if len(labels) == 1 else 'take'} continuous values; a "
+                             "supernet needs decisions with candidates (a ValueChoice list): "
+                             "use a multi-trial strategy")
         if mutators:
             raise SpaceError("one-shot strategies cannot use custom Mutators (they rewrite a "
                              "built model; a supernet needs the mutables themselves): use a "
@@ -114,7 +129,6 @@ class Supernet(nn.Module):
                              "ValueChoice")
         self.model_class = model_class
         self.init_kwargs = dict(init_kwargs or {})
-        self.space = search_space(model_class, self.init_kwargs)
         if seed is not None:  # reproducible initial weights
             torch.manual_seed(seed)
         built, _ = build_space(model_class, self.init_kwargs)
@@ -122,6 +136,8 @@ class Supernet(nn.Module):
         converter = _Converter(self.path, rules)
         self.model = converter.convert(built, type(built).__name__)
         self._attributes = converter.attributes
+        _check_covered(self.space, self.model, self._attributes)
+        self.activate(self.space.choose(lambda decision: 0))
 
     # --- the active path -------------------------------------------------------------------
     def activate(self, arch: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,3 +194,24 @@ def check_supernet(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] 
         raise
     except Exception:  # noqa: BLE001 - user code that needs real tensors: the worker will tell
         pass
+
+
+def _check_covered(space: Any, model: nn.Module, attributes: list[tuple[Any, str, Any]]) -> None:
+    """Every decision of the space must be one the supernet varies: a decision it never reads
+    (a ModelParameterChoice, a choice read with `ensure_frozen` while building) would be
+    silently fixed to its first value."""
+    used: set[str] = set()
+    for module in model.modules():
+        label = getattr(module, "label", None) if isinstance(module, Mixed) else None
+        if label is not None:
+            used.add(label)
+        used.update(getattr(module, "labels", []) if isinstance(module, Mixed) else [])
+    for _, _, value in attributes:
+        used.update(leaf.label for leaf in value.leaves())
+    unused = [label for label in space.decisions if label not in used]
+    if unused:
+        raise SpaceError(f"one-shot: {', '.join(unused)} {'shapes' if len(unused) == 1 else 'shape'}"
+                         " the model while it is built (a "
+                         "ModelParameterChoice, or a choice read with ensure_frozen), so one "
+                         "supernet cannot hold every value: use LayerChoice/ValueChoice module "
+                         "arguments, or a multi-trial strategy")

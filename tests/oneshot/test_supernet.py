@@ -14,6 +14,7 @@ from zoo import TooManyCopies, Zoo
 import nas_cli.nn as nn
 from nas_cli import freeze, model_wrapper
 from nas_cli.errors import SpaceError
+from nas_cli.mutable import uniform
 from nas_cli.oneshot import (
     MixedCell,
     MixedCopies,
@@ -23,7 +24,7 @@ from nas_cli.oneshot import (
     MixedRepeat,
     Supernet,
 )
-from nas_cli.space import Mutator
+from nas_cli.space import ModelParameterChoice, Mutator, NasBench101Cell
 
 EXAMPLES = {  # name: (class, one input's shape)
     "digits": ("DigitsNet", (1, 8, 8)),
@@ -143,6 +144,39 @@ class BadGroups(nn.Module):
         return self.conv(x)
 
 
+@model_wrapper
+class Bench101(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = NasBench101Cell({"lin": lambda f: nn.Linear(f, f)}, 4, 4,
+                                    lambda i, o: nn.Linear(i, o), max_num_nodes=4,
+                                    max_num_edges=4, label="c101")
+
+    def forward(self, x):
+        return self.cell(x)
+
+
+@model_wrapper
+class Built(nn.Module):
+    def __init__(self):
+        super().__init__()
+        depth = ModelParameterChoice([1, 2], label="layers")
+        self.layers = nn.Sequential(*[nn.Linear(4, 4) for _ in range(depth)])
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+@model_wrapper
+class Continuous(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.drop = nn.Dropout(uniform("rate", 0.0, 0.5))
+
+    def forward(self, x):
+        return self.drop(x)
+
+
 class Widen(Mutator):
     def mutate(self, model):
         model.fc = nn.Linear(4, self.choice([2, 3]))
@@ -160,3 +194,11 @@ def test_what_cannot_be_mixed_is_refused_with_the_label_and_the_module():
         Supernet(BadGroups)
     with pytest.raises(SpaceError, match="custom Mutators"):
         Supernet(Zoo, mutators=[Widen()])
+    with pytest.raises(SpaceError, match=r"Bench101\.cell \(NasBench101Cell 'c101'\) decides "
+                                         r"its own structure.*multi-trial strategy"):
+        Supernet(Bench101)
+    with pytest.raises(SpaceError, match=r"one-shot: layers shapes the model while it is built "
+                                         r"\(a ModelParameterChoice"):
+        Supernet(Built)
+    with pytest.raises(SpaceError, match="one-shot: rate takes continuous values"):
+        Supernet(Continuous)

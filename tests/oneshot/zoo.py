@@ -9,9 +9,11 @@ supernet's exactness tests (inputs: (N, 2, 16) signals, 3 classes).
 | MaxPool1d kernel (no weights)                                | `pool`                        |
 | Linear (derived in_features `width * 4`), LayerNorm, Dropout | `width`, `hidden`, `p`       |
 | Repeat of one module (copies share labels), LayerChoice inside | `depth`, `blockop`         |
-| Repeat of a factory, @basic_unit with a ValueChoice (copies)   | `stack`, `stack/{b}/scale` |
+| Repeat of a factory, depth derived (`vc - 1`), @basic_unit with a ValueChoice (copies) | `stack`, `stack/{b}/scale` |
 | LayerChoice with a ValueChoice inside one candidate            | `alt`, `inner`             |
-| Cell (ops per input, 2 ops per node, loose ends)               | `cell/...`                 |
+| Cell (ops per input, 2 ops per node, loose ends, pre/postprocessor modules) | `cell/...`    |
+| NasBench201Cell, AutoActivation (NNI's ready-made cells)       | `nb201/...`, `act__...`    |
+| a ValueChoice kept as a module attribute, read in forward      | `gain`                     |
 | InputChoice of any number of inputs, mean                      | `merge`                    |
 | one module used twice                                          | `hidden`                   |
 
@@ -27,6 +29,7 @@ from torch.utils.data import TensorDataset
 
 import nas_cli.nn as nn
 from nas_cli import basic_unit, model_wrapper
+from nas_cli.space import AutoActivation, NasBench201Cell
 
 
 @basic_unit
@@ -40,6 +43,39 @@ class Gate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.fc(x)) * self.scale
+
+
+class Pre(nn.Module):
+    """A cell preprocessor with weights: one linear map per input."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.fc = nn.ModuleList([nn.Linear(width, width) for _ in range(2)])
+
+    def forward(self, inputs):
+        return [fc(x) for fc, x in zip(self.fc, inputs)]
+
+
+class Post(nn.Module):
+    """A cell postprocessor: the merged nodes, scaled, then the first input."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, merged, inputs):
+        return torch.cat([inputs[0], merged * self.scale], 1)
+
+
+class Gain(nn.Module):
+    """Reads a ValueChoice attribute in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.ValueChoice([1.0, 2.0], label="gain")
+
+    def forward(self, x):
+        return x * self.gain
 
 
 @model_wrapper
@@ -68,7 +104,7 @@ class Zoo(nn.Module):
             label="depth")
         self.stack = nn.Repeat(
             lambda b: Gate(hidden, nn.ValueChoice([0.5, 2.0], label=f"stack/{b}/scale")),
-            nn.ValueChoice([0, 1, 2], label="stack"))
+            nn.ValueChoice([1, 2, 3], label="stack") - 1)
         inner = nn.ValueChoice([2, 5], label="inner")
         self.alt = nn.LayerChoice({
             "plain": nn.Linear(hidden, hidden),
@@ -78,7 +114,14 @@ class Zoo(nn.Module):
         self.cell = nn.Cell({"lin": lambda node, op, source: nn.Linear(hidden, hidden),
                              "tanh": nn.Tanh()},
                             num_nodes=2, num_ops_per_node=2, num_predecessors=2,
-                            merge_op="loose_end", label="cell")
+                            merge_op="loose_end", preprocessor=Pre(hidden),
+                            postprocessor=Post(), label="cell")
+        self.nb201 = NasBench201Cell({"lin": lambda i, o: nn.Linear(i, o),
+                                      "skip": lambda i, o: nn.Identity()},
+                                     hidden, hidden, num_tensors=3, label="nb201")
+        self.act = AutoActivation(unary_candidates=["identity", "tanh", "mul"],
+                                  binary_candidates=["add", "weighted_add"], label="act")
+        self.gain = Gain()
         self.merge = nn.InputChoice(3, n_chosen=None, reduction="mean", label="merge")
         self.shared = nn.Linear(hidden, hidden)
         self.again = self.shared
@@ -90,8 +133,9 @@ class Zoo(nn.Module):
         y = self.conv2d(y.unsqueeze(1)).mean(1)
         h = self.drop(F.relu(self.norm(self.fc(self.squash(y).flatten(1)))))
         h = self.stack(self.blocks(h))
+        h = self.gain(self.act(self.nb201(h)))
         states = [h, self.alt(h)]
-        c = self.cell(states)
+        c = self.cell(states)[:, h.shape[1]:]
         m = self.merge([h, states[1], c[:, : h.shape[1]]])
         return self.head(self.again(torch.relu(self.shared(m))))
 
