@@ -174,6 +174,37 @@ class Supernet(nn.Module):
         collect(self.model, "", out)
         return {k: v.detach() for k, v in out.items()}
 
+    def check_exact(self, *args: Any, archs: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse (SpaceError) a supernet that does not compute what `subnet(arch)` computes on
+        these inputs: a space whose shapes depend on a choice in a way no mixed module sees
+        (a loose-end Cell whose output width sizes the next layer, say). Eval mode, no
+        gradients; the random state is left as it was."""
+        training = self.training
+        self.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                for arch in archs:
+                    try:
+                        self.activate(arch)
+                        expected = self(*args)
+                        got = self.subnet(arch).eval()(*args)
+                        same = _same_output(expected, got)
+                    except SpaceError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - the user's forward
+                        same, expected = False, f"{type(exc).__name__}: {exc}"
+                    if not same:
+                        why = expected if isinstance(expected, str) else "different outputs"
+                        raise SpaceError(
+                            f"one-shot: the supernet of {self.model_class.__name__} does not "
+                            f"compute what freeze() builds for {dict(arch)} ({why}); a shape in "
+                            "the space depends on a choice outside LayerChoice/InputChoice/"
+                            "Repeat/Cell and ValueChoice module arguments (e.g. a loose-end "
+                            "Cell whose output width sizes the next layer): use a multi-trial "
+                            "strategy")
+        finally:
+            self.train(training)
+
     def subnet(self, arch: Mapping[str, Any]) -> nn.Module:
         """`freeze(model_class, arch)` with the weights it inherits from the supernet."""
         state = self.sub_state_dict(arch)
@@ -181,6 +212,14 @@ class Supernet(nn.Module):
         model.load_state_dict(state, strict=True)
         device = next(iter(state.values())).device if state else None
         return model.to(device) if device is not None else model
+
+
+def _same_output(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same_output(x, y) for x, y in zip(a, b))
+    return type(a) is type(b)
 
 
 def check_supernet(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | None = None,

@@ -29,6 +29,7 @@ from nas_cli.evaluator._lightning import (
     _batches,
     _fit,
     _mean,
+    _pair,
     _quiet,
     _TaskModule,
     _TensorBatches,
@@ -98,6 +99,9 @@ def train_supernet(
     path_rng = random.Random()
     path_rng.setstate(_as_state(state["path_rng"]))
     train_data, _ = load_dataset(cfg.dataset, task=cfg.type, seed=cfg.seed or 0, base_dir=base_dir)
+    batch = _pair(next(iter(_batches(train_data, cfg.batch_size, shuffle=False))))[0]
+    supernet.to(device).check_exact(batch.to(device), archs=watched)
+    supernet.cpu()
     train_loader = _batches(train_data, cfg.batch_size, shuffle=True, seed=seed)
     if isinstance(train_loader, _TensorBatches) and "shuffle_rng" in state:
         train_loader._generator.set_state(state["shuffle_rng"])

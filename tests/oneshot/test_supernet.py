@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 from helpers.examples import load_example
-from zoo import TooManyCopies, Zoo
+from zoo import LooseWidth, TooManyCopies, Zoo
 
 import nas_cli.nn as nn
 from nas_cli import freeze, model_wrapper
@@ -202,3 +202,14 @@ def test_what_cannot_be_mixed_is_refused_with_the_label_and_the_module():
         Supernet(Built)
     with pytest.raises(SpaceError, match="one-shot: rate takes continuous values"):
         Supernet(Continuous)
+
+
+def test_a_shape_no_mixed_module_sees_is_caught_on_real_inputs():
+    net = Supernet(LooseWidth)
+    x = torch.randn(3, 4)
+    net.check_exact(x, archs=[{"cell/op_1_0": 0, "cell/input_1_0": [0], "cell/op_2_0": 1,
+                               "cell/input_2_0": [0]}])  # both nodes loose ends: exact
+    with pytest.raises(SpaceError, match=r"does not compute what freeze\(\) builds for .*"
+                                         r"RuntimeError.*loose-end Cell"):
+        net.check_exact(x, archs=[{"cell/op_1_0": 0, "cell/input_1_0": [0], "cell/op_2_0": 1,
+                                   "cell/input_2_0": [1]}])

@@ -17,7 +17,8 @@ supernet's exactness tests (inputs: (N, 2, 16) signals, 3 classes).
 | InputChoice of any number of inputs, mean                      | `merge`                    |
 | one module used twice                                          | `hidden`                   |
 
-`TooManyCopies` cannot become a supernet (a @basic_unit with 72 argument sets); `nan_digits` is
+`TooManyCopies` cannot become a supernet (a @basic_unit with 72 argument sets), nor can
+`LooseWidth` (its head is sized by how many loose ends its cell has); `nan_digits` is
 a dataset factory whose inputs are NaN (a supernet trained on it diverges at once).
 """
 
@@ -149,6 +150,21 @@ class TooManyCopies(nn.Module):
 
     def forward(self, x):
         return self.unit(x)
+
+
+@model_wrapper
+class LooseWidth(nn.Module):
+    """A loose-end cell whose output width sizes the next layer when the space is built: the
+    frozen model's next layer is narrower than the supernet's (not a mixed operation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Cell([nn.Linear(4, 4), nn.Tanh()], num_nodes=2, num_predecessors=1,
+                            merge_op="loose_end", label="cell")
+        self.head = nn.Linear(4 * len(self.cell.output_node_indices), 2)
+
+    def forward(self, x):
+        return self.head(self.cell(x))
 
 
 def nan_digits():
