@@ -17,11 +17,16 @@ Report = Callable[[int, dict[str, float]], None]
 
 class SupernetTraining:
     """Phase 1's single job: build the supernet of the payload's space and train it (see
-    `train_supernet`), checkpointing in the job's folder."""
+    `train_supernet`). It checkpoints every epoch in the experiment's `supernet/` folder
+    (`folder`) where this worker sees it (this machine, shared storage), so that an
+    interrupted run resumes; elsewhere in the job's own folder, whose files come back when it
+    ends."""
 
     def __init__(self, config: Any, base_dir: Path | None, *, epochs: int, seed: int | None,
-                 fair: bool, eval_paths: int, recalibration_batches: int):
+                 fair: bool, eval_paths: int, recalibration_batches: int,
+                 folder: Path | None = None):
         self.config = config
+        self.folder = folder
         self.base_dir = base_dir
         self.epochs = epochs
         self.seed = seed
@@ -40,8 +45,9 @@ class SupernetTraining:
                  device: str = "cpu") -> dict[str, float]:
         from nas_cli.oneshot._train import train_supernet
 
+        folder = self.folder if self.folder is not None and self.folder.is_dir() else trial_dir
         metrics = train_supernet(
-            model, self.config, epochs=self.epochs, folder=trial_dir, seed=self.seed,
+            model, self.config, epochs=self.epochs, folder=folder, seed=self.seed,
             fair=self.fair, eval_paths=self.eval_paths,
             recalibration_batches=self.recalibration_batches, report=report,
             base_dir=self.base_dir, device=device)

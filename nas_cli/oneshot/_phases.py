@@ -55,7 +55,7 @@ class OneShotPhases:
             SUPERNET_PHASE: SupernetTraining(
                 config, spec.base_dir, epochs=params.supernet_epochs, seed=spec.strategy.seed,
                 fair=params.path_sampling == "per_decision", eval_paths=params.eval_paths,
-                recalibration_batches=recalibration),
+                recalibration_batches=recalibration, folder=self.folder),
             INHERITED_PHASE: InheritedEvaluator(config, spec.base_dir, self.folder / CHECKPOINT,
                                                 recalibration),
             RETRAIN_PHASE: TrainingEvaluator(retrain_config, spec.base_dir),
@@ -64,6 +64,7 @@ class OneShotPhases:
                          for phase, evaluator in self.payloads.items()}
         self.progress = read_progress(self.folder)
         self.resumed_from = self.progress.get("epochs_done", 0)  # epochs an earlier run did
+        self.lost: list[str] = []  # why earlier attempts of phase 1 were lost (worker, node)
         if not self._trained():
             from nas_cli.oneshot._supernet import check_supernet
 
@@ -93,6 +94,7 @@ class OneShotPhases:
                 "epochs": params.supernet_epochs, "epochs_done": progress.get("epochs_done", 0),
                 "params": progress.get("params"), "path_sampling": params.path_sampling,
                 "checkpoint": f"{SUPERNET_DIR}/{CHECKPOINT}", "resumed_from": self.resumed_from,
+                **({"lost_attempts": list(self.lost)} if self.lost else {}),
                 "history": progress.get("history", []),
             },
             "search": {"strategy": params.search.name, "trials": params.search_trials,
@@ -189,12 +191,19 @@ class OneShotPhases:
                 if event.number != SUPERNET_JOB:
                     continue
                 if isinstance(event, Intermediate):
-                    self.progress = read_progress(self.folder)
-                    history = self.progress.get("history") or [{"epoch": event.step}]
+                    self.progress = read_progress(self.folder) or self.progress
+                    history = self.progress.get("history") or []
+                    if not history or history[-1].get("epoch") != event.step:  # not visible here
+                        history = [{"epoch": event.step, run.spec.objective.metric: event.value}]
                     self._describe()
                     _write_results(run, soon=True)
                     run.listener.supernet_epoch(run, dict(history[-1]))
                 elif isinstance(event, Finished):
+                    if event.lost and len(self.lost) < run.spec.max_trial_retries \
+                            and not run.stop_requested:  # its worker or node was lost: again
+                        self.lost.append(event.reason or "lost")
+                        backend.submit(SUPERNET_JOB, {}, self.folder, None)
+                        continue
                     self.progress = read_progress(self.folder)
                     self._describe()
                     if event.state is TrialState.COMPLETE:
