@@ -8,6 +8,8 @@ the first thousand of the same run (the run is its own baseline):
     each kept record costs), and its resident memory at the end over after the first thousand.
 (c) results.json rewrites: how many in the whole run (debounced: a bounded share of the run's
     time, however many trials there are), and the share of the run's wall time they took.
+(d) the local pool's own per-trial tables (workers' pids, peaks, outcomes, futures, ...):
+    entries left after the run. Target 0: nothing in the pool grows with the trial count.
 
 The trial is as cheap as a trial can be (a constant score, no forward pass), so the figures
 are the framework's own cost. Run: python -m bench.bench_scale [TRIALS]. `main()` returns
@@ -96,8 +98,15 @@ def run_scale(folder: Path, trials: int = TRIALS) -> dict[str, Any]:
 
     _run._write_results_now = counted
     meter = Meter()
+    pools: list[Any] = []
+
+    def backend(spec: Any) -> Any:
+        pools.append(_run.default_backend(spec))
+        return pools[-1]
+
     try:
         run = create_experiment(load_spec(spec_path), folder / "experiments", meter)
+        run.backend_factory = backend
         started = time.perf_counter()
         execute(run)
         wall = time.perf_counter() - started
@@ -114,7 +123,15 @@ def run_scale(folder: Path, trials: int = TRIALS) -> dict[str, Any]:
         max(1, max(meter.rss) - WINDOW),
         "writes": len(writes), "write_share": sum(writes) / wall,
         "results_mb": (run.path / "results.json").stat().st_size / 1e6,
+        "pool_left": _left_in(pools[0]),
     }
+
+
+def _left_in(pool: Any) -> int:
+    """Entries left in the local pool's per-trial tables (each trial's are removed as it ends)."""
+    tables = ("_waiting", "_futures", "_cancelled", "_pids", "_peaks", "_oom_kills", "_outcomes",
+              "_prune", "_live", "_timeouts")
+    return sum(len(getattr(pool, name)) for name in tables) + pool._events.qsize()
 
 
 def main(trials: int = TRIALS) -> list[tuple[str, float, object]]:
@@ -128,13 +145,15 @@ def main(trials: int = TRIALS) -> list[tuple[str, float, object]]:
           f"{figures['rss_last'] / 2**20:.0f} MiB at the end "
           f"({figures['bytes_per_trial']:.0f} bytes per trial); results.json "
           f"({figures['results_mb']:.1f} MB) written {figures['writes']} times, "
-          f"{100 * figures['write_share']:.1f}% of the run")
+          f"{100 * figures['write_share']:.1f}% of the run; {figures['pool_left']} entries left "
+          "in the local pool's per-trial tables")
     return [
         ("scale: ms/trial, last 1000 / first 1000", figures["ratio"], "<= 1.2"),
         ("scale: driver memory, end / after 1000", figures["rss_last"] / figures["rss_first"], ""),
         ("scale: driver memory per trial (bytes)", figures["bytes_per_trial"], "<= 4000"),
         ("scale: results.json writes", figures["writes"], ""),
         ("scale: results.json share of the run", figures["write_share"], "<= 0.1"),
+        ("scale: local pool entries left", figures["pool_left"], "== 0"),
     ]
 
 
