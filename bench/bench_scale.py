@@ -131,7 +131,11 @@ def _left_in(pool: Any) -> int:
     """Entries left in the local pool's per-trial tables (each trial's are removed as it ends)."""
     tables = ("_waiting", "_futures", "_cancelled", "_pids", "_peaks", "_oom_kills", "_outcomes",
               "_prune", "_live", "_timeouts")
-    return sum(len(getattr(pool, name)) for name in tables) + pool._events.qsize()
+    left = {name: len(getattr(pool, name)) for name in tables}
+    left["events"] = pool._events.qsize()
+    if any(left.values()):
+        print("left in the local pool:", {k: v for k, v in left.items() if v})
+    return sum(left.values())
 
 
 def main(trials: int = TRIALS) -> list[tuple[str, float, object]]:

@@ -170,8 +170,9 @@ class LocalBackend(Backend):
             running = list(self._pids.items())
         for number, pid in running:
             peak = memory.peak_memory(pid)
-            if peak is not None:
-                self._peaks[number] = max(peak, self._peaks.get(number, 0))
+            with self._lock:
+                if peak is not None and number in self._pids:  # not ended meanwhile
+                    self._peaks[number] = max(peak, self._peaks.get(number, 0))
 
     def _expired(self, number: int, code: int | None) -> None:
         """A trial's worker died: its outcome if it sent one first, else the death's meaning."""
