@@ -75,21 +75,30 @@ def _init_worker() -> None:
 def train_one(arch: dict[str, Any]) -> float:
     """Train `arch` with the fixed recipe; its validation accuracy."""
     import torch
-    import torch.nn.functional as F
 
     from bench.data.space import DigitsBenchNet
     from nas_cli import freeze
 
     if _DATA is None:
         _init_worker()
-    x_train, y_train, x_val, y_val = _DATA
     torch.manual_seed(TRAIN_SEED)
-    model = freeze(DigitsBenchNet, arch)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    generator = torch.Generator().manual_seed(TRAIN_SEED)
-    for _ in range(EPOCHS):
+    return fit_and_score(freeze(DigitsBenchNet, arch), _DATA, epochs=EPOCHS,
+                         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, seed=TRAIN_SEED)
+
+
+def fit_and_score(model: Any, data: tuple[Any, Any, Any, Any], *, epochs: int, batch_size: int,
+                  learning_rate: float, seed: int) -> float:
+    """The tables' recipe: Adam, cross-entropy, shuffling seeded by `seed`; the validation
+    accuracy of `model` after `epochs` epochs on (x_train, y_train, x_val, y_val)."""
+    import torch
+    import torch.nn.functional as F
+
+    x_train, y_train, x_val, y_val = data
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
         model.train()
-        for index in torch.randperm(len(x_train), generator=generator).split(BATCH_SIZE):
+        for index in torch.randperm(len(x_train), generator=generator).split(batch_size):
             loss = F.cross_entropy(model(x_train[index]), y_train[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,9 +167,9 @@ def build_table(path: Path = TABLE, processes: int = PROCESSES) -> dict[str, Any
     return {"meta": meta, "table": table}
 
 
-def write_table(path: Path, meta: dict[str, Any], table: dict[str, float]) -> None:
+def write_table(path: Path, meta: dict[str, Any], table: dict[str, Any]) -> None:
     """{"meta": ..., "table": {arch_key: val_acc}}: one architecture a line, keys sorted."""
-    lines = [f"{json.dumps(k)}: {v}" for k, v in sorted(table.items())]
+    lines = [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(table.items())]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"meta": ' + json.dumps(meta, indent=1) + ',\n"table": {\n'
                     + ",\n".join(lines) + "\n}}\n")
