@@ -72,8 +72,8 @@ def _init_worker() -> None:
     _DATA = load_digits_split()
 
 
-def train_one(arch: dict[str, Any]) -> float:
-    """Train `arch` with the fixed recipe; its validation accuracy."""
+def train_one(arch: dict[str, Any], learning_rate: float = LEARNING_RATE) -> float:
+    """Train `arch` with the fixed recipe (at `learning_rate`); its validation accuracy."""
     import torch
 
     from bench.data.space import DigitsBenchNet
@@ -83,7 +83,7 @@ def train_one(arch: dict[str, Any]) -> float:
         _init_worker()
     torch.manual_seed(TRAIN_SEED)
     return fit_and_score(freeze(DigitsBenchNet, arch), _DATA, epochs=EPOCHS,
-                         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE, seed=TRAIN_SEED)
+                         batch_size=BATCH_SIZE, learning_rate=learning_rate, seed=TRAIN_SEED)
 
 
 def fit_and_score(model: Any, data: tuple[Any, Any, Any, Any], *, epochs: int, batch_size: int,

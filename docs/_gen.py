@@ -35,6 +35,8 @@ def _type_name(annotation: Any) -> str:
     if origin is dict:
         return "mapping"
     if isinstance(annotation, type):
+        if annotation.__name__ == "Searched":  # nas_cli.spec._search: a searched value
+            return "[distribution](multi-objective.md#searched-hyperparameters)"
         if issubclass(annotation, BaseModel):
             return "mapping (below)"
         if issubclass(annotation, enum.Enum):
@@ -101,6 +103,7 @@ def spec_reference() -> str:
         models = _models_of(field.annotation)
         if not models or field.exclude:
             continue
+        name = field.alias or name  # the YAML key
         parts += ["", f"## `{name}`", ""]
         if len(models) == 1:
             parts += [_doc(models[0]), "", model_table(models[0], f"{name}.")]
@@ -145,6 +148,7 @@ def spec_keys() -> set[str]:
     for name, field in ExperimentSpec.model_fields.items():
         if field.exclude:
             continue
+        name = field.alias or name  # the YAML key
         keys.add(name)
         for model in _models_of(field.annotation):
             keys.update(f"{name}.{f.alias or n}" for n, f in model.model_fields.items())

@@ -101,6 +101,27 @@ class Distribution:
             out["integer"] = True
         return out
 
+    def optuna_json(self) -> dict[str, Any]:
+        """The range as Optuna's `distribution_to_json` writes it (an IntDistribution or a
+        FloatDistribution; Optuna has no log range on a grid, so such a range is stored as
+        the log range, its values on the grid), without importing Optuna."""
+        if self.integer:
+            step = int(self.step or 1)
+            log = self.log and step == 1
+            return {"name": "IntDistribution", "attributes": {
+                "log": log, "step": step, "low": int(self.low), "high": int(self.high)}}
+        step = None if self.log else self.step
+        return {"name": "FloatDistribution", "attributes": {
+            "step": step, "low": float(self.low), "high": float(self.high), "log": self.log}}
+
+    def to_optuna(self) -> Any:
+        """The Optuna distribution of `optuna_json`."""
+        import json
+
+        from optuna.distributions import json_to_distribution
+
+        return json_to_distribution(json.dumps(self.optuna_json()))
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Distribution:
         return cls(data["low"], data["high"], bool(data.get("log", False)), data.get("step"),

@@ -7,6 +7,17 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+HP_PREFIX = "hp/"  # labels of searched hyperparameters in a trial's architecture
+
+
+def split_arch(arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial's architecture as (the model's decisions, the searched hyperparameters by
+    evaluator field or kwarg name): `{"conv": 1, "hp/learning_rate": 0.01}` ->
+    `({"conv": 1}, {"learning_rate": 0.01})`."""
+    model = {k: v for k, v in arch.items() if not k.startswith(HP_PREFIX)}
+    hparams = {k[len(HP_PREFIX):]: v for k, v in arch.items() if k.startswith(HP_PREFIX)}
+    return model, hparams
+
 
 class TrialState(str, enum.Enum):
     """A trial's life: WAITING -> RUNNING -> one of the four final states."""
@@ -31,7 +42,8 @@ class TrialRecord:
     number: int
     arch: dict[str, Any]
     state: TrialState = TrialState.RUNNING
-    metric: float | None = None            # the objective's value
+    metric: float | None = None            # the (first) objective's value
+    values: list[float] | None = None       # several objectives: each one's value, in order
     metrics: dict[str, float] = field(default_factory=dict)
     intermediate: list[tuple[int, float]] = field(default_factory=list)
     params: int | None = None               # parameter count of the frozen model
@@ -48,6 +60,8 @@ class TrialRecord:
         out = {"trial": self.number, "arch": self.arch, "status": self.state.value,
                "metric": self.metric, "metrics": self.metrics, "params": self.params,
                "duration_s": None if self.duration_s is None else round(self.duration_s, 3)}
+        if self.values is not None:
+            out["values"] = self.values
         if self.phase is not None:
             out["phase"] = self.phase
             out["inherited"] = self.phase == INHERITED_PHASE  # metric measured untrained
@@ -68,6 +82,7 @@ class TrialRecord:
         return cls(
             number=int(data["trial"]), arch=dict(data.get("arch") or {}),
             state=TrialState(data.get("status", "running")), metric=data.get("metric"),
+            values=data.get("values"),
             metrics=dict(data.get("metrics") or {}),
             intermediate=[(int(s), float(v)) for s, v in data.get("intermediate") or []],
             params=data.get("params"), duration_s=data.get("duration_s"), error=data.get("error"),

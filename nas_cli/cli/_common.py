@@ -38,3 +38,10 @@ def arch_text(arch: dict, width: int = 80) -> str:
 
 def fmt_metric(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def size_text(size: float | None) -> str:
+    """A space's size: `648`, or `infinitely many` with continuous ranges (stored as null)."""
+    if size is None or size == float("inf"):
+        return "infinitely many"
+    return f"{int(size):,}"

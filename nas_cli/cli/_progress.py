@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nas_cli.cli._common import arch_text, fmt_metric, out
+from nas_cli.cli._common import arch_text, fmt_metric, out, size_text
 from nas_cli.experiment import Listener, Run
 from nas_cli.trials import TrialRecord, TrialState
 
@@ -62,8 +62,10 @@ class PlainProgress(Listener):
 
     def started(self, run: Run) -> None:
         self._say(f"experiment {run.id} ({run.spec.experiment_name}): up to "
-                  f"{run.target} trials of {run.space_size:,} architectures, "
+                  f"{run.target} trials of {size_text(run.space_size)} architectures, "
                   f"{run.spec.trial_concurrency} at a time, strategy {run.spec.strategy.name}")
+        for note in notes(run):
+            self._say(note)
 
     def trial_started(self, run: Run, record: TrialRecord) -> None:
         self._say(f"trial {record.number} started: {arch_text(record.arch)}")
@@ -80,13 +82,34 @@ class PlainProgress(Listener):
     def trial_finished(self, run: Run, record: TrialRecord) -> None:
         metric = run.spec.objective.metric
         done = f"[{run.finished_count}/{run.target}]"
-        if record.state is TrialState.COMPLETE:
+        if record.state is TrialState.COMPLETE and record.values is not None:
+            self._say(f"{done} trial {record.number} complete: {values_text(run, record)} "
+                      f"({record.duration_s or 0:.1f}s)")
+        elif record.state is TrialState.COMPLETE:
             best = run.best
             self._say(f"{done} trial {record.number} complete: {metric}={fmt_metric(record.metric)} "
                       f"({record.duration_s or 0:.1f}s); best {fmt_metric(best.metric if best else None)}"
                       f" (trial {best.number if best else '-'})")
         else:
             self._say(f"{done} trial {record.number} {record.state.value}: {record.error}")
+
+
+def notes(run: Run) -> list[str]:
+    """What a user should know about a run before it starts."""
+    spec = run.spec
+    if not spec.multi_objective:
+        return []
+    said = ["objectives: " + ", ".join(f"{o.metric} ({o.mode})" for o in spec.objectives)
+            + "; results.json lists the Pareto front"]
+    if spec.early_stopping is not None:
+        said.append(f"early stopping prunes on the first objective, {spec.objective.metric}")
+    return said
+
+
+def values_text(run: Run, record: TrialRecord) -> str:
+    """`val_acc=0.93, params=1,234`: a trial's objective values."""
+    return ", ".join(f"{o.metric}={fmt_metric(v)}"
+                     for o, v in zip(run.spec.objectives, record.values or []))
 
 
 class LiveProgress(PlainProgress):
@@ -101,13 +124,15 @@ class LiveProgress(PlainProgress):
 
     def started(self, run: Run) -> None:
         self.run = run
+        for note in notes(run):
+            out.print(note, markup=False)
         self.live = Live(self, console=out, refresh_per_second=4, transient=False)
         self.live.start()
 
     def __rich__(self) -> Group:
         run = self.run
         header = Text(f"experiment {run.id} ({run.spec.experiment_name}), strategy "
-                      f"{run.spec.strategy.name}, {run.space_size:,} architectures")
+                      f"{run.spec.strategy.name}, {size_text(run.space_size)} architectures")
         if run.phase is not None:
             header.append(f"\n{_phase_text(run, run.phase)}")
         if run.phase == "supernet":
@@ -140,7 +165,11 @@ class LiveProgress(PlainProgress):
                               fmt_metric(last), arch_text(record.arch, 70))
             parts.append(table)
         best = run.best
-        if best is not None:
+        if best is not None and run.spec.multi_objective:
+            parts.append(Text.assemble(("Pareto front ", "bold"), f"{len(run.front)} trials; "
+                                       f"best {run.spec.objective.metric}="
+                                       f"{fmt_metric(best.metric)} (trial {best.number})"))
+        elif best is not None:
             parts.append(Text.assemble(("best ", "bold"), f"{run.spec.objective.metric}="
                                        f"{fmt_metric(best.metric)} (trial {best.number}): ",
                                        arch_text(best.arch, 90)))

@@ -23,9 +23,10 @@ def export(
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many architectures.")] = 5,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="dict, json, code, or model (weights + arch + loader, into --output DIR).")] = Format.dict,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    pareto: Annotated[bool, typer.Option("--pareto", help="The Pareto front (several objectives) instead of the K best.")] = False,
     exp_dir: Annotated[Optional[Path], typer.Option("--exp-dir")] = None,
 ) -> None:
-    """The K best architectures of an experiment, best first."""
+    """The K best architectures of an experiment, best first (or its Pareto front)."""
     import yaml
 
     from nas_cli._files import atomic_write_text
@@ -34,6 +35,10 @@ def export(
     from nas_cli.store import SPEC, experiments_root, load_info, resolve
 
     info = load_info(resolve(experiments_root(exp_dir), experiment))
+    if pareto and len(info.objectives) < 2:
+        raise UsageError(f"--pareto: experiment {info.id} has one objective "
+                         f"({info.objectives[0]['metric'] if info.objectives else '?'}); "
+                         "use --top K")
     spec = None
     if fmt in (Format.code, Format.model):
         try:
@@ -44,13 +49,13 @@ def export(
         from nas_cli.report import export_models
 
         folder = output or Path(f"{info.id}-models")
-        written = export_models(info, top, folder, spec)
+        written = export_models(info, top, folder, spec, pareto=pareto)
         if not written:
             raise UsageError(f"experiment {info.id} has no completed trial yet")
         out.print(f"wrote {len(written)} models to {folder}: "
                   f"{', '.join(p.name for p in written)}", markup=False)
         return
-    text = export_text(info, top, fmt.value, spec)
+    text = export_text(info, top, fmt.value, spec, pareto=pareto)
     if not text.strip() or text.strip() == "[]":
         if output is None and fmt is not Format.json:
             raise UsageError(f"experiment {info.id} has no completed trial yet")

@@ -48,7 +48,9 @@ def _summary(run, quiet: bool) -> None:
     from nas_cli.trials import TrialState, rank
 
     records = list(run.records.values())
-    if not quiet:
+    if not quiet and run.spec.multi_objective:
+        _front_table(run)
+    elif not quiet:
         ranked = [r for r in rank(records, run.mode) if r.state is TrialState.COMPLETE][:5]
         if ranked:
             from rich.table import Table
@@ -71,6 +73,25 @@ def _summary(run, quiet: bool) -> None:
     parts = [f"{n} {s.value}" for s, n in counts.items() if n]
     out.print(f"experiment {run.id} {run.status}: {', '.join(parts) or 'no trials'} "
               f"({run.stop_reason}); results in {run.path / RESULTS}", markup=False)
+
+
+def _front_table(run, shown: int = 10) -> None:
+    """The Pareto front (several objectives), by the first objective."""
+    from rich.table import Table
+
+    front = sorted(run.front, key=lambda r: (-run.score(r), r.number))
+    if not front:
+        return
+    more = f" (the first {shown} by {run.spec.objective.metric})" if len(front) > shown else ""
+    table = Table(title=f"Pareto front: {len(front)} trials{more}", title_justify="left")
+    table.add_column("trial", justify="right", no_wrap=True)
+    for objective in run.spec.objectives:
+        table.add_column(f"{objective.metric} ({objective.mode[:3]})", justify="right",
+                         no_wrap=True)
+    table.add_column("architecture")
+    for r in front[:shown]:
+        table.add_row(str(r.number), *(fmt_metric(v) for v in r.values), arch_text(r.arch, 90))
+    print_table(table)
 
 
 def _execute(handle, quiet: bool, resume: bool = False) -> None:

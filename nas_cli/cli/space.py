@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nas_cli.cli._common import out, print_table
+from nas_cli.cli._common import out, print_table, size_text
 
 
 def space(
@@ -18,11 +18,12 @@ def space(
     """Show the search space a spec names: labels, kinds, candidates, size."""
     from rich.table import Table
 
-    from nas_cli.experiment._load import discover
+    from nas_cli.experiment._load import discover, with_hyperparameters
     from nas_cli.spec import load_spec
 
     experiment_spec = load_spec(spec)
-    found = discover(experiment_spec)  # a space known from an earlier run is not rebuilt
+    # a space known from an earlier run is not rebuilt; searched hyperparameters come last
+    found, _ = with_hyperparameters(experiment_spec, discover(experiment_spec))
     feasible = _feasibility(experiment_spec, found)
     if as_json:
         data = found.to_json()
@@ -30,15 +31,18 @@ def space(
             data["feasible"] = dict(zip(("count", "checked", "exact"), feasible))
         out.file.write(json.dumps(data) + "\n")
         return
-    table = Table(title=f"{experiment_spec.model_space.class_name}: {found.size:,} architectures, "
-                        f"{len(found.decisions)} decisions", title_justify="left")
+    table = Table(title=f"{experiment_spec.model_space.class_name}: {size_text(found.size)} "
+                        f"architectures, {len(found.decisions)} decisions", title_justify="left")
     for column in ("label", "kind", "n", "candidates", "active when"):
         table.add_column(column)
     for decision in found.decisions.values():
         names = decision.names
         shown = ", ".join(names[:6]) + (f", ... ({len(names)})" if len(names) > 6 else "")
+        count = str(len(names))
+        if decision.distribution is not None:  # a continuous range
+            shown, count = decision.distribution.describe(), "-"
         when = decision.when_text()
-        table.add_row(decision.label, decision.kind, str(len(names)), shown, when)
+        table.add_row(decision.label, decision.kind, count, shown, when)
     print_table(table)
     if feasible is not None:
         count, checked, exact = feasible

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import arch_text, fmt_metric, out, print_table
+from nas_cli.cli._common import arch_text, fmt_metric, out, print_table, size_text
 
 
 def status(
@@ -62,7 +62,7 @@ def status(
     out.print(f"experiment {summary['experiment']} ({summary['name']}): {summary['status']}",
               markup=False)
     out.print(f"trials: {summary['finished']}/{summary['max_trial_number']} finished "
-              f"({counts or 'none yet'}); space {summary['space_size'] or 0:,} architectures, "
+              f"({counts or 'none yet'}); space {size_text(summary['space_size'])} architectures, "
               f"strategy {summary['strategy']}, elapsed {summary['elapsed_s'] or 0:.0f}s"
               + (" (virtual: a simulated cluster)" if summary["clock"] == "virtual" else ""),
               markup=False)
@@ -77,7 +77,22 @@ def status(
         out.print(f"one-shot ({oneshot['method']}), phase {oneshot['phase'] or '-'}: supernet "
                   f"{done}/{epochs} epochs{shown}; {oneshot['searched']} architectures scored "
                   f"on inherited weights, {oneshot['retrained']} retrained", markup=False)
-    if summary["best"]:
+    if summary.get("pareto_front"):
+        shown = len(summary["pareto_front"])
+        table = Table(title=f"Pareto front: {summary['pareto_size']} trials"
+                            + (f" (the first {shown} by {objective.get('metric')})"
+                               if shown < summary["pareto_size"] else ""),
+                      title_justify="left")
+        table.add_column("trial", justify="right", no_wrap=True)
+        for item in summary["objectives"]:
+            table.add_column(f"{item['metric']} ({item['mode'][:3]})", justify="right",
+                             no_wrap=True)
+        table.add_column("architecture")
+        for row in summary["pareto_front"]:
+            table.add_row(str(row["trial"]), *(fmt_metric(v) for v in row["values"].values()),
+                          arch_text(row["arch"], 80))
+        print_table(table)
+    elif summary["best"]:
         table = Table(title=f"best trials ({objective.get('metric')}, {objective.get('mode')})",
                       title_justify="left")
         phases = oneshot is not None

@@ -29,8 +29,8 @@ def view(
 
     require_dashboard()
     info = load_info(resolve(experiments_root(exp_dir), experiment))
-    objective = info.data.get("objective") or {}
-    dashboard = open_dashboard(info.path, metric=objective.get("metric"))
+    names = [o.get("metric") for o in info.objectives if o.get("metric")]
+    dashboard = open_dashboard(info.path, metric=names or None)
     server = serve(dashboard.app, host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{server.server_port}{dashboard.page}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,10 @@ class FunctionEvaluator:
 
     def evaluate(self, model: Any, arch: dict[str, Any], *, metric: str,
                  report: Callable[[int, dict[str, float]], None] | None = None,
-                 trial_dir: Path | None = None, device: str = "cpu") -> dict[str, float]:
-        kwargs = dict(self.kwargs)
+                 trial_dir: Path | None = None, device: str = "cpu",
+                 hparams: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """`hparams`: the trial's values of the searched kwargs."""
+        kwargs = {**self.kwargs, **(hparams or {})}
         try:
             takes_arch = "arch" in inspect.signature(self.function).parameters
         except (TypeError, ValueError):

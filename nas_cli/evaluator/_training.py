@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,24 @@ class TrainingEvaluator:
 
     def evaluate(self, model: Any, arch: dict[str, Any], *, metric: str,
                  report: Callable[[int, dict[str, float]], None] | None = None,
-                 trial_dir: Path | None = None, device: str = "cpu") -> dict[str, float]:
+                 trial_dir: Path | None = None, device: str = "cpu",
+                 hparams: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """`hparams`: the trial's values of the searched fields (learning_rate, ...)."""
         from nas_cli.evaluator._lightning import train_and_evaluate
 
-        result = train_and_evaluate(model, self.config, report=report, trial_dir=trial_dir,
-                                    base_dir=self.base_dir, device=device, seed=self.config.seed)
+        config = self.config.model_copy(update=dict(hparams)) if hparams else self.config
+        result = train_and_evaluate(model, config, report=report, trial_dir=trial_dir,
+                                    base_dir=self.base_dir, device=device, seed=config.seed)
         return metrics_of(result, metric)
+
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one training input (for the flops and latency_ms cost metrics)."""
+        from nas_cli.evaluator._datasets import load_dataset
+
+        train, _ = load_dataset(self.config.dataset, task=self.config.type,
+                                seed=self.config.seed or 0, base_dir=self.base_dir)
+        first = train[0] if hasattr(train, "__getitem__") else next(iter(train))
+        inputs = first[0]
+        if hasattr(train, "batch_size") and not hasattr(train, "__getitem__"):
+            return tuple(inputs.shape[1:])  # a DataLoader's batch
+        return tuple(inputs.shape)

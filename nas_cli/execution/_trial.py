@@ -7,6 +7,7 @@ Shared by every backend (local pool workers, Ray) and by `nas trial` in this pro
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 import traceback
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli._files import atomic_write_json
+from nas_cli.errors import TrialError
+from nas_cli.evaluator._cost import count_params, measure_costs
 from nas_cli.execution import _memory as memory
 from nas_cli.trial_context import TrialPruned, trial_scope
 from nas_cli.trials import TrialOutcome
@@ -29,10 +32,41 @@ class TrialPayload:
     init_kwargs: dict[str, Any]
     mutators: list[Any]
     evaluator: Any                      # FunctionEvaluator | TrainingEvaluator
-    metric: str                         # the objective's metric name
+    metric: str                         # the (first) objective's metric name
     device: str = "cpu"
     max_memory: int | None = None       # bytes a worker may use (`max_trial_memory`)
     extra: dict[str, Any] = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=list)     # every objective's metric
+    costs: list[Any] = field(default_factory=list)       # CostRequests measured before training
+    latency_limit: float | None = None                   # constraints.max_latency_ms
+    hparams: dict[str, str] = field(default_factory=dict)  # label -> evaluator field or kwarg
+
+    def model_arch(self, arch: dict[str, Any]) -> dict[str, Any]:
+        """The architecture without the searched hyperparameters (what `freeze` takes)."""
+        return {k: v for k, v in arch.items() if k not in self.hparams}
+
+    def hparam_values(self, arch: dict[str, Any]) -> dict[str, Any]:
+        """The searched hyperparameters of `arch`, by evaluator field (or kwarg) name."""
+        return {name: arch[label] for label, name in self.hparams.items() if label in arch}
+
+
+def _over_latency(payload: TrialPayload, costs: dict[str, float]) -> str | None:
+    """Why a model is over `constraints.max_latency_ms` (then it is not trained), or None."""
+    latency = costs.get("latency_ms")
+    if payload.latency_limit is None or latency is None or latency <= payload.latency_limit:
+        return None
+    return (f"latency_ms {latency:.4g} > max_latency_ms {payload.latency_limit:g}: "
+            "not trained")
+
+
+def _check_objectives(payload: TrialPayload, metrics: dict[str, float]) -> None:
+    """Every objective needs a finite value."""
+    for name in payload.metrics:
+        if name not in metrics:
+            raise TrialError(f"the evaluator returned {sorted(metrics)} without '{name}' "
+                             "(an objective)")
+        if not math.isfinite(metrics[name]):
+            raise TrialError(f"the evaluator returned a non-finite {name}: {metrics[name]}")
 
 
 def short_error(exc: BaseException) -> str:
@@ -83,20 +117,33 @@ def execute(payload: TrialPayload, number: int, arch: dict[str, Any], trial_dir:
     with context:
         try:
             with memory.memory_limit(payload.max_memory), trial_scope(arch, on_report):
-                model, params = None, None
+                model, params, costs = None, None, {}
+                model_arch = payload.model_arch(arch)
                 build = getattr(payload.evaluator, "build_model", None)
                 if build is not None:  # an evaluator that makes its own model (one-shot)
-                    model = build(payload, arch)
-                elif getattr(payload.evaluator, "needs_model", True):  # a table looks it up
-                    model = freeze(payload.model_class, arch, mutators=payload.mutators,
+                    model = build(payload, model_arch)
+                # a table looks the architecture up: no model, unless a cost is measured
+                elif getattr(payload.evaluator, "needs_model", True) or payload.costs:
+                    model = freeze(payload.model_class, model_arch, mutators=payload.mutators,
                                    **payload.init_kwargs)
                 if model is not None:
-                    params = sum(p.numel() for p in model.parameters())
+                    params = count_params(model)
+                    costs = measure_costs(model, payload.costs, device=payload.device,
+                                          default_shape=getattr(payload.evaluator,
+                                                                "input_shape", None))
+                over = _over_latency(payload, costs)
+                if over is not None:
+                    return TrialOutcome(metrics=costs, params=params, error=over, pruned=True,
+                                        duration_s=time.perf_counter() - started)
+                hparams = payload.hparam_values(arch)
                 metrics = payload.evaluator.evaluate(
-                    model, arch, metric=payload.metric, report=on_epoch, trial_dir=trial_dir,
-                    device=payload.device,
+                    model, model_arch, metric=payload.metric, report=on_epoch,
+                    trial_dir=trial_dir, device=payload.device,
+                    **({"hparams": hparams} if hparams else {}),
                 )
                 del model
+                metrics = {**costs, **metrics}  # a cost the evaluator reports itself wins
+                _check_objectives(payload, metrics)
         except TrialPruned as exc:
             return TrialOutcome(error=str(exc), pruned=True, intermediate=intermediate,
                                 duration_s=time.perf_counter() - started,

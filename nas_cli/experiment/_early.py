@@ -1,7 +1,8 @@
 """Early stopping from intermediate results, with Optuna's pruners over the trial store.
 
 `median` is Optuna's MedianPruner, `asha` its SuccessiveHalvingPruner (asynchronous successive
-halving). They read the intermediate values the driver writes to study.db.
+halving). They read the intermediate values the driver writes to study.db (of the first
+objective's metric, the one early stopping watches).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ def make_pruner(kind: str, params: Any) -> Any:
 
 
 class EarlyStopping:
-    """Decides, after each intermediate result, whether a running trial should stop."""
+    """Decides, after each intermediate result, whether a running trial should stop.
+
+    With several objectives it prunes on the first one (the intermediate results are that
+    metric): Optuna's pruners see the study as if it had that objective only."""
 
     def __init__(self, kind: str, params: Any, store: Any):
         self.pruner = make_pruner(kind, params)
@@ -30,4 +34,25 @@ class EarlyStopping:
 
     def should_stop(self, number: int) -> bool:
         trial = self.store.frozen_trial(number)
-        return bool(self.pruner.prune(self.store.study, trial))
+        study = self.store.study
+        if len(study.directions) > 1:
+            study = _FirstObjective(study)
+        return bool(self.pruner.prune(study, trial))
+
+
+class _FirstObjective:
+    """A multi-objective study as a pruner reads it: its first direction only."""
+
+    def __init__(self, study: Any):
+        self._study = study
+
+    @property
+    def direction(self) -> Any:
+        return self._study.directions[0]
+
+    @property
+    def directions(self) -> list[Any]:
+        return self._study.directions[:1]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)

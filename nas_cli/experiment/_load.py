@@ -123,15 +123,24 @@ def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
 
 
 def build_payload(spec: ExperimentSpec, device: str = "cpu"):
-    """Everything a worker needs, plus the discovered space (for the driver)."""
+    """Everything a worker needs, plus the search space (for the driver): the model's
+    decisions, then the searched hyperparameters."""
+    payload, space, _ = _build(spec, device)
+    return payload, space
+
+
+def _build(spec: ExperimentSpec, device: str = "cpu") -> tuple[Any, Any, Any]:
+    """(payload, search space, the model's own space)."""
     from nas_cli.execution import TrialPayload
     from nas_cli.space import search_space
 
     model_class, mutators = load_space(spec)
-    space = search_space(model_class, spec.model_space.init_kwargs, mutators)
-    return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
-                        load_evaluator(spec, space), spec.objective.metric, device,
-                        max_memory=spec.max_trial_memory), space
+    model_space = search_space(model_class, spec.model_space.init_kwargs, mutators)
+    space, hparams = with_hyperparameters(spec, model_space)
+    payload = TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
+                           load_evaluator(spec, model_space), spec.objective.metric, device,
+                           max_memory=spec.max_trial_memory, **payload_extras(spec, hparams))
+    return payload, space, model_space
 
 
 def payload_from_spec(spec: ExperimentSpec, device: str = "cpu") -> Any:
@@ -139,9 +148,10 @@ def payload_from_spec(spec: ExperimentSpec, device: str = "cpu") -> Any:
     from nas_cli.execution import TrialPayload
 
     model_class, mutators = load_space(spec)
+    extras = getattr(spec, "extras", None) or payload_extras(spec, hyperparameter_labels(spec))
     return TrialPayload(model_class, dict(spec.model_space.init_kwargs), mutators,
                         load_evaluator(spec), spec.objective.metric, device,
-                        max_memory=spec.max_trial_memory)
+                        max_memory=spec.max_trial_memory, **extras)
 
 
 class _FromSpec:
@@ -154,17 +164,22 @@ class _FromSpec:
         self.spec = spec
 
     def __reduce__(self) -> tuple[Any, ...]:
+        from nas_cli.spec._search import Searched
+
         ms, evaluator = self.spec.model_space, self.spec.evaluator
-        if evaluator.type == "function":
+        if evaluator.type == "function":  # a searched kwarg as written (each trial sets it)
+            kwargs = {k: v.form if isinstance(v, Searched) else v
+                      for k, v in evaluator.kwargs.items()}
             evaluator = SimpleNamespace(type="function", function=evaluator.function,
-                                        kwargs=dict(evaluator.kwargs))
+                                        kwargs=kwargs)
         plain = SimpleNamespace(
             model_space=SimpleNamespace(module=ms.module, class_name=ms.class_name,
                                         init_kwargs=dict(ms.init_kwargs),
                                         mutators=list(ms.mutators)),
             evaluator=evaluator, base_dir=self.spec.base_dir,
             objective=SimpleNamespace(metric=self.spec.objective.metric),
-            max_trial_memory=self.spec.max_trial_memory)
+            max_trial_memory=self.spec.max_trial_memory,
+            extras=payload_extras(self.spec, hyperparameter_labels(self.spec)))
         return payload_from_spec, (plain,)
 
 
@@ -190,11 +205,13 @@ def prepare_run(spec: ExperimentSpec, *, shared_files: bool) -> tuple[Any, bytes
     from nas_cli.experiment import _space_cache
 
     if shared_files and not _built_here(spec):
-        space = _space_cache.lookup(spec, with_evaluator=True)
-        if space is not None:
+        model_space = _space_cache.lookup(spec, with_evaluator=True)
+        if model_space is not None:
+            space, _ = with_hyperparameters(spec, model_space)
             return space, pickle.dumps(_FromSpec(spec)), None
-    payload, space = build_payload(spec)
-    _space_cache.remember(spec, space, with_evaluator=True)
+    payload, space, model_space = _build(spec)
+    # the model's own decisions: searched hyperparameters are added from the spec each time
+    _space_cache.remember(spec, model_space, with_evaluator=True)
     return space, pickle_payload(payload), payload
 
 
@@ -209,6 +226,66 @@ def discover(spec: ExperimentSpec) -> Any:
         space = search_space(model_class, spec.model_space.init_kwargs, mutators)
         _space_cache.remember(spec, space, with_evaluator=False)
     return space
+
+
+def hyperparameter_labels(spec: ExperimentSpec) -> dict[str, str]:
+    """{label: evaluator field or kwarg} of the searched hyperparameters."""
+    from nas_cli.spec._search import HP_PREFIX, searched_fields
+
+    return {HP_PREFIX + name: name for name in searched_fields(spec.evaluator)}
+
+
+def payload_extras(spec: ExperimentSpec, hparams: dict[str, str]) -> dict[str, Any]:
+    """What a TrialPayload takes beyond the space and the evaluator: every objective's
+    metric, the cost metrics to measure, the latency limit, the hyperparameter labels."""
+    costs, latency_limit = cost_requests(spec)
+    return {"metrics": [o.metric for o in spec.objectives], "costs": costs,
+            "latency_limit": latency_limit, "hparams": hparams}
+
+
+def with_hyperparameters(spec: ExperimentSpec, model_space: Any) -> tuple[Any, dict[str, str]]:
+    """The model's space with one decision (kind "hp", label `hp/<field>`) per searched
+    evaluator field or kwarg appended, and {label: field}. They are not part of the model:
+    freezing takes the model's labels only, the evaluator gets the values."""
+    from nas_cli.space import SearchSpace
+    from nas_cli.space._discover import Decision
+    from nas_cli.space._value import describe
+    from nas_cli.spec._search import HP_PREFIX, searched_fields
+
+    searched = searched_fields(spec.evaluator)
+    if not searched:
+        return model_space, {}  # (a known space is kept as it is)
+    clash = [label for label in model_space.decisions if label.startswith(HP_PREFIX)]
+    if clash:
+        raise SpaceError(f"label '{clash[0]}' of the model space starts with '{HP_PREFIX}', "
+                         "which names searched hyperparameters; rename it")
+    decisions = dict(model_space.decisions)
+    labels = {}
+    for name, value in searched.items():
+        label = HP_PREFIX + name
+        if value.choices is not None:
+            choices = list(value.choices)
+            decisions[label] = Decision(label, "hp", choices, [describe(c) for c in choices])
+        else:
+            decisions[label] = Decision(label, "hp", [], [], distribution=value.distribution)
+        labels[label] = name
+    return SearchSpace(decisions, list(model_space.limits)), labels
+
+
+def cost_requests(spec: ExperimentSpec) -> tuple[list[Any], float | None]:
+    """The cost metrics a worker measures before training (objectives, and the latency
+    constraint), and constraints.max_latency_ms."""
+    from nas_cli.evaluator._cost import COST_METRICS, CostRequest
+
+    limits = spec.constraints
+    shape = tuple(limits.input_shape) if limits and limits.input_shape else None
+    requests = {o.metric: CostRequest(o.metric, tuple(o.input_shape) if o.input_shape else shape,
+                                      o.batch_size or 1)
+                for o in spec.objectives if o.metric in COST_METRICS}
+    limit = limits.max_latency_ms if limits else None
+    if limit is not None and "latency_ms" not in requests:
+        requests["latency_ms"] = CostRequest("latency_ms", shape, limits.latency_batch_size)
+    return list(requests.values()), limit
 
 
 def pickle_payload(payload: Any) -> bytes:

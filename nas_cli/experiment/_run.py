@@ -6,6 +6,7 @@ the time limit, an exhausted space, too many failures at the start, a signal or 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -21,6 +22,7 @@ from nas_cli.execution import Backend, Finished, Intermediate
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
 from nas_cli.experiment._load import prepare_run
+from nas_cli.pareto import dominates, oriented
 from nas_cli.spec import (
     ONE_SHOT,
     ExperimentSpec,
@@ -29,6 +31,7 @@ from nas_cli.spec import (
     proposing_strategy,
     trial_limit,
 )
+from nas_cli.strategy import STRATEGIES
 from nas_cli.strategy import create as create_strategy
 from nas_cli.trials import RETRAIN_PHASE, TrialRecord, TrialState
 
@@ -87,6 +90,7 @@ class Run:
     _finished_in: dict[str | None, int] = field(default_factory=dict, repr=False)  # by phase
     phase: str | None = None            # one-shot: the phase new trials belong to
     extra: dict[str, Any] = field(default_factory=dict)  # more for results.json (one-shot)
+    _front: list[TrialRecord] = field(default_factory=list, repr=False)
 
     @property
     def id(self) -> str:
@@ -122,6 +126,11 @@ class Run:
         """The best complete trial (ties: the earlier one; retrained one-shot trials first)."""
         return self._best
 
+    @property
+    def front(self) -> list[TrialRecord]:
+        """Several objectives: the complete trials no other one dominates, by number."""
+        return sorted(self._front, key=lambda r: r.number)
+
     def add(self, record: TrialRecord) -> None:
         """Keep a new (or restored) record."""
         self.records[record.number] = record
@@ -148,6 +157,16 @@ class Run:
             best = self._best
             if best is None or self._rank_key(record) > self._rank_key(best):
                 self._best = record
+            if record.values is not None:
+                self._add_to_front(record)
+
+    def _add_to_front(self, record: TrialRecord) -> None:
+        """Keep the front up to date in O(front size) per trial."""
+        point = self.told(record)
+        if any(dominates(self.told(other), point) for other in self._front):
+            return
+        self._front = [r for r in self._front if not dominates(point, self.told(r))]
+        self._front.append(record)
 
     def _rank_key(self, record: TrialRecord) -> tuple[bool, float, int]:
         return record.phase == RETRAIN_PHASE, self.score(record), -record.number
@@ -160,9 +179,19 @@ class Run:
         return self.elapsed_before + self.clock() - self.started
 
     def score(self, record: TrialRecord) -> float | None:
+        """The first objective's value, higher is better; None without a result."""
         if record.state is not TrialState.COMPLETE or record.metric is None:
             return None
         return record.metric if self.mode == "maximize" else -record.metric
+
+    def told(self, record: TrialRecord) -> float | tuple[float, ...] | None:
+        """What the strategy is told: the score, or with several objectives each value
+        oriented higher-is-better; None without a result."""
+        if not self.spec.multi_objective:
+            return self.score(record)
+        if record.state is not TrialState.COMPLETE or record.values is None:
+            return None
+        return oriented(record.values, [o.mode for o in self.spec.objectives])
 
     def request_stop(self, why: str = "interrupted") -> None:
         self.stop_requested = why
@@ -224,7 +253,8 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
     interrupted trials to rerun."""
     spec = run.spec
     name, seed, dedup, params = proposing_strategy(spec)
-    strategy = create_strategy(name, space, seed=seed, dedup=dedup, params=params)
+    strategy = create_strategy(name, space, seed=seed, dedup=dedup, params=params,
+                               objectives=len(spec.objectives))
     if spec.early_stopping is not None:
         run.early_stopping = EarlyStopping(spec.early_stopping.type, early_stopping_params(spec),
                                            store)
@@ -251,7 +281,7 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
                 elif run.reruns[record.number] is not None:
                     record.error = f"interrupted; rerun as trial {run.reruns[record.number]}"
             elif record.phase != RETRAIN_PHASE:  # retrained trials were not its proposals
-                history.append((record.arch, run.score(record), record.state))
+                history.append((record.arch, run.told(record), record.state))
             run.add(record)
         strategy.restore(history)
     else:
@@ -274,6 +304,8 @@ def execute(run: Run, *, resume: bool = False) -> Run:
         # a space known from an earlier run: neither the user's code nor torch imported here
         space, payload_bytes, payload = prepare_run(
             spec, shared_files=spec.training_service.platform != "ray")
+        # refuse, before anything runs, a strategy that cannot search this space
+        STRATEGIES[proposing_strategy(spec)[0]].check(space, len(spec.objectives))
         if spec.strategy.name in ONE_SHOT:  # phases: supernet, search, retrain
             from nas_cli.oneshot import OneShotPhases
 
@@ -291,7 +323,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
     backend.start(payload_bytes)  # workers boot (import torch) while the store is prepared
     try:
         store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
-                              direction=spec.objective.mode, create=not resume,
+                              direction=[o.mode for o in spec.objectives], create=not resume,
                               group_s=_GROUP_COMMIT_S if backend.virtual else 0.0)
         strategy, requeue = _prepare(run, space, payload, store, resume)
     except BaseException:
@@ -453,7 +485,7 @@ def _propose(run: Run, strategy: Any) -> dict[str, Any] | None:
         if run.constraints.violation(arch) is None:
             return arch
         run.infeasible += 1
-        strategy.tell(arch, None, TrialState.FAILED)
+        strategy.infeasible(arch, run.constraints.excess(arch))
     run.stop_reason = f"no feasible architecture in {_FEASIBLE_TRIES} proposals"
     return None
 
@@ -542,12 +574,16 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     pruned = run.pruning.pop(record.number, None)
     if pruned is not None and event.state is not TrialState.COMPLETE:
         record.state, record.error = TrialState.PRUNED, pruned[1]
+    elif outcome.pruned and event.state is TrialState.FAILED:  # it stopped itself: over
+        record.state = TrialState.PRUNED                        # max_latency_ms, not trained
     if event.state is TrialState.COMPLETE:
         record.metric = record.metrics.get(run.spec.objective.metric)
+        if run.spec.multi_objective:  # the worker made sure every objective is there
+            record.values = [record.metrics[o.metric] for o in run.spec.objectives]
     run.settle(record)
     store.finish(record)
     if record.state.is_finished:
-        strategy.tell(record.arch, run.score(record), record.state)
+        strategy.tell(record.arch, run.told(record), record.state)
     _write_results(run, soon=True)
     run.listener.trial_finished(run, record)
 
@@ -589,11 +625,13 @@ def _write_results_now(run: Run) -> None:
     st.write_results(
         run.path, experiment=run.id, name=spec.experiment_name or run.id, status=run.status,
         objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
+        objectives=[{"metric": o.metric, "mode": o.mode} for o in spec.objectives],
         records=list(run.records.values()),
         extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
                "max_trial_number": trial_limit(spec), "target_trials": run.target,
                "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
-               "space_size": run.space_size, "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
+               "space_size": None if run.space_size == math.inf else run.space_size,
+               "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
                "stop_reason": run.stop_reason,
                # simulated backends: elapsed_s and every duration_s are in virtual seconds
                "clock": "virtual" if run.virtual else "wall", **run.extra},

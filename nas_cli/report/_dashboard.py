@@ -46,9 +46,9 @@ class Dashboard:
         return f"/dashboard/studies/{self.study_id}"
 
 
-def open_dashboard(exp: Path, metric: str | None = None) -> Dashboard:
+def open_dashboard(exp: Path, metric: str | list[str] | None = None) -> Dashboard:
     """The read-only dashboard of the experiment in folder `exp` (its study is named after the
-    folder); `metric` names the objective."""
+    folder); `metric` names the objective (a list: one name per objective)."""
     require_dashboard()
     import optuna
     from optuna_dashboard import wsgi

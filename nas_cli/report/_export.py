@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli.store import ExperimentInfo
-from nas_cli.trials import INHERITED_PHASE, TrialRecord, TrialState
+from nas_cli.trials import INHERITED_PHASE, TrialRecord, TrialState, split_arch
 
 FORMATS = ("dict", "json", "code", "model")
 
@@ -19,6 +19,25 @@ def top_trials(info: ExperimentInfo, k: int) -> list[TrialRecord]:
     ranked = [r for r in records if r.state is TrialState.COMPLETE and ranks.get(r.number)]
     ranked.sort(key=lambda r: ranks[r.number])
     return ranked[:k]
+
+
+def front_trials(info: ExperimentInfo) -> list[TrialRecord]:
+    """The Pareto front (several objectives), by the first objective, best first; with one
+    objective, the best trial(s)."""
+    front = set(info.data.get("pareto_front") or [])
+    if not front:
+        return top_trials(info, 1)
+    records = [r for r in info.records if r.number in front]
+    mode = info.objectives[0].get("mode", "maximize")
+    records.sort(key=lambda r: (-(r.metric or 0) if mode == "maximize" else (r.metric or 0),
+                                r.number))
+    return records
+
+
+def values_of(info: ExperimentInfo, record: TrialRecord) -> dict[str, float | None]:
+    """{metric: value} of a trial's objectives."""
+    values = record.values if record.values is not None else [record.metric]
+    return {o["metric"]: v for o, v in zip(info.objectives, values)}
 
 
 def _code(info: ExperimentInfo, record: TrialRecord, spec: dict[str, Any]) -> str:
@@ -41,15 +60,29 @@ def _code(info: ExperimentInfo, record: TrialRecord, spec: dict[str, Any]) -> st
     call_kwargs = ", mutators=mutators" if mutators else ""
     for key, value in kwargs.items():
         call_kwargs += f", {key}={value!r}"
-    lines.append(f"model = freeze({cls}, {record.arch!r}{call_kwargs})")
+    arch, hparams = split_arch(record.arch)
+    lines.append(f"model = freeze({cls}, {arch!r}{call_kwargs})")
+    if hparams:
+        lines.append(f"hyperparameters = {hparams!r}  # the evaluator's searched values")
     return "\n".join(lines) + "\n"
 
 
-def export_text(info: ExperimentInfo, k: int, fmt: str, spec: dict[str, Any] | None = None) -> str:
-    """`dict`: one Python dict per line; `json`: one JSON array; `code`: a snippet each."""
-    records = top_trials(info, k)
+def export_text(info: ExperimentInfo, k: int, fmt: str, spec: dict[str, Any] | None = None,
+                pareto: bool = False) -> str:
+    """`dict`: one Python dict per line (searched hyperparameters as `hp/<name>` labels, so
+    the line is also what `nas trial --arch` takes); `json`: one JSON array; `code`: a snippet
+    each. `pareto`: the Pareto front instead of the K best, and `json` gives one object per
+    trial: its number, architecture, hyperparameters and objective values."""
+    records = front_trials(info) if pareto else top_trials(info, k)
     if fmt == "dict":
         return "".join(f"{r.arch!r}\n" for r in records)
+    if fmt == "json" and pareto:
+        entries = []
+        for record in records:
+            arch, hparams = split_arch(record.arch)
+            entries.append({"trial": record.number, "arch": arch, "hparams": hparams,
+                            "values": values_of(info, record)})
+        return json.dumps(entries, indent=2) + "\n"
     if fmt == "json":
         return json.dumps([r.arch for r in records], indent=2) + "\n"
     if fmt == "code":
@@ -58,7 +91,7 @@ def export_text(info: ExperimentInfo, k: int, fmt: str, spec: dict[str, Any] | N
 
 
 def export_models(info: ExperimentInfo, k: int, folder: Path,
-                  spec: dict[str, Any] | None = None) -> list[Path]:
+                  spec: dict[str, Any] | None = None, pareto: bool = False) -> list[Path]:
     """`--format model`: for each of the K best trials, `folder/trial_<n>/` with the trained
     weights (`model.pt`, a state dict kept by `keep_checkpoints`), `arch.json` and `load.py`
     (builds the frozen model and loads the weights). Copies files; imports no torch, except
@@ -68,7 +101,7 @@ def export_models(info: ExperimentInfo, k: int, folder: Path,
     from nas_cli._files import atomic_write_json, atomic_write_text
     from nas_cli.errors import UsageError
 
-    records = top_trials(info, k)
+    records = front_trials(info) if pareto else top_trials(info, k)
     kept = {r.number: info.path / "trials" / str(r.number) / "model.pt" for r in records}
     missing = [r.number for r in records
                if not kept[r.number].is_file() and r.phase != INHERITED_PHASE]
@@ -87,7 +120,10 @@ def export_models(info: ExperimentInfo, k: int, folder: Path,
 
             inherited = inherited or InheritedWeights(info.path)
             inherited.save(record.arch, target / "model.pt")
-        atomic_write_json(target / "arch.json", record.arch)
+        arch, hparams = split_arch(record.arch)
+        atomic_write_json(target / "arch.json", arch)
+        if hparams:
+            atomic_write_json(target / "hparams.json", hparams)
         loader = _code(info, record, spec or {}) + (
             "import torch\n"
             "from pathlib import Path as _Path\n"

@@ -1,6 +1,8 @@
 """`nas report`: one self-contained HTML page about an experiment (plotly.js inline, so it opens
 with no network): the objective per trial with the best so far, intermediate curves, parallel
-coordinates of the choices, the top-K architectures, the failed trials and why.
+coordinates of the choices, the top-K architectures, the failed trials and why. With several
+objectives: the Pareto front (a scatter for two, a scatter matrix for more) and the hypervolume
+over trials.
 
 Reads results.json, and the space from study.db (read-only) to name the choices.
 """
@@ -44,7 +46,14 @@ def report_html(info: ExperimentInfo, top: int = 10) -> str:
     except ImportError:
         raise NasError(NEEDS) from None
     view = _View(info, top)
+    pareto = []
+    if view.multi:
+        pareto = [
+            _section("pareto", f"Pareto front ({len(view.front)} trials)", view.pareto()),
+            _section("hypervolume", "Hypervolume over trials", view.hypervolume()),
+        ]
     sections = [
+        *pareto,
         _section("history", f"Objective per trial ({view.metric})", view.history()),
         _section("curves", "Intermediate results", view.curves()),
         _section("parallel", "Choices and the objective", view.parallel()),
@@ -76,7 +85,13 @@ class _View:
                          if r.state is TrialState.COMPLETE and _finite(r.metric)]
         self.ranked = sorted((r for r in self.complete if r.number in self.ranks),
                              key=lambda r: self.ranks[r.number])
-        self.names = choice_names(read_space(info.path / STUDY, info.id))
+        self.objectives = info.objectives
+        self.multi = len(self.objectives) > 1
+        self.front = set(data.get("pareto_front") or [])
+        space = read_space(info.path / STUDY, info.id)
+        self.names = choice_names(space)
+        self.ranges = {label: d["distribution"] for label, d in
+                       ((space or {}).get("labels") or {}).items() if d.get("distribution")}
         labels: list[str] = list(self.names)
         for record in self.records:
             labels += [label for label in record.arch if label not in labels]
@@ -105,16 +120,19 @@ class _View:
         shown = ", ".join(f"{n} {state.value}" for state in TrialState
                           if (n := counts.get(state.value, 0)))
         best = self.ranked[0] if self.ranked else None
+        objectives = ", ".join(f"{o.get('metric')} ({o.get('mode')})" for o in self.objectives)
         facts = [
             ("status", info.status),
-            ("objective", f"{self.metric} ({self.mode})"),
+            ("objectives" if self.multi else "objective", objectives),
             ("trials", f"{len(self.records)}"
                        + (f" of {data['max_trial_number']}" if data.get("max_trial_number") else "")
                        + (f": {shown}" if shown else "")),
+            ("Pareto front", f"{len(self.front)} trials") if self.multi else
             ("best", f"{_fmt(best.metric)} (trial {best.number})" if best else "-"),
             ("strategy", data.get("strategy") or "-"),
             ("space", f"{data['space_size']:,} architectures"
-                      if isinstance(data.get("space_size"), int) else "-"),
+                      if isinstance(data.get("space_size"), int) else
+                      "infinitely many architectures" if "space_size" in data else "-"),
             ("elapsed", _duration(data.get("elapsed_s")) + self.clock_note),
         ]
         if data.get("stop_reason"):
@@ -169,6 +187,70 @@ class _View:
         fig.update_layout(xaxis_title="trial", yaxis_title=self.metric)
         return _figure(fig, "history")
 
+    def pareto(self) -> str:
+        """Every completed trial by its objective values; the front highlighted (a scatter
+        for two objectives, a scatter matrix for more)."""
+        done = [r for r in self.complete if r.values is not None]
+        if not done:
+            return _empty("No completed trial yet.")
+        import plotly.graph_objects as go
+
+        names = [f"{o['metric']} ({o['mode'][:3]})" for o in self.objectives]
+        groups = [("other trials", [r for r in done if r.number not in self.front], _OTHER),
+                  ("Pareto front", [r for r in done if r.number in self.front], _PALETTE[1])]
+        fig = go.Figure()
+        if len(names) == 2:
+            for name, rows, color in groups:
+                rows = sorted(rows, key=lambda r: r.values[0])
+                front = name == "Pareto front"
+                fig.add_scatter(
+                    x=[r.values[0] for r in rows], y=[r.values[1] for r in rows], name=name,
+                    mode="lines+markers" if front else "markers", line_shape="hv",
+                    marker={"size": 10 if front else 8, "color": color},
+                    line={"color": color, "width": 1, "dash": "dot"},
+                    text=[f"trial {r.number}<br>{self.arch_text(r.arch)}" for r in rows],
+                    hovertemplate="%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>")
+            fig.update_layout(xaxis_title=names[0], yaxis_title=names[1])
+            return _figure(fig, "pareto", height=420)
+        for name, rows, color in groups:
+            fig.add_trace(go.Splom(
+                dimensions=[{"label": label, "values": [r.values[k] for r in rows]}
+                            for k, label in enumerate(names)],
+                name=name, marker={"size": 7, "color": color}, diagonal_visible=False,
+                text=[f"trial {r.number}<br>{self.arch_text(r.arch)}" for r in rows],
+                hovertemplate="%{text}<extra></extra>"))
+        return _figure(fig, "pareto", height=200 + 170 * len(names))
+
+    def hypervolume(self) -> str:
+        """The hypervolume of the front of the trials up to each trial. Each objective is
+        scaled to [0, 1] over the completed trials (1: the best value seen, 0: the worst);
+        the reference point is 0.1 below the worst in each, so the most is 1.1 ** k."""
+        from nas_cli.pareto import hypervolume_history, oriented
+
+        done = [r for r in self.complete if r.values is not None]
+        if not done:
+            return _empty("No completed trial yet.")
+        import plotly.graph_objects as go
+
+        modes = [o["mode"] for o in self.objectives]
+        points = [oriented(r.values, modes) for r in done]
+        low = [min(p[k] for p in points) for k in range(len(modes))]
+        high = [max(p[k] for p in points) for k in range(len(modes))]
+        unit = [tuple((v - lo) / (hi - lo) if hi > lo else 1.0 for v, lo, hi in zip(p, low, high))
+                for p in points]
+        at = sorted({max(1, round(len(unit) * i / 300)) for i in range(1, 301)})
+        volumes = hypervolume_history(unit, [-0.1] * len(modes), at)
+        fig = go.Figure()
+        fig.add_scatter(x=[done[n - 1].number for n in at], y=volumes, mode="lines+markers",
+                        line_shape="hv", name="hypervolume", marker={"size": 5},
+                        line={"color": _PALETTE[0], "width": 2},
+                        hovertemplate="after trial %{x}: %{y:.4g}<extra></extra>")
+        fig.update_layout(xaxis_title="trial", yaxis_title="hypervolume (normalized objectives)")
+        note = ("<p class=\"sub\">Each objective scaled to [0, 1] over the completed trials "
+                "(1: the best value seen); reference point 0.1 below the worst in each, so the "
+                f"largest possible value is {1.1 ** len(modes):.3g}.</p>")
+        return note + _figure(fig, "hypervolume")
+
     def curves(self) -> str:
         curves = [r for r in self.records if r.intermediate]
         if not curves:
@@ -222,6 +304,9 @@ class _View:
 
         dimensions = []
         for label in self.labels:
+            if label in self.ranges:  # a continuous range: a numeric axis (log10 for a log one)
+                dimensions.append(self._range_axis(label))
+                continue
             pairs = self.names.get(label) or self._observed(label)
             index = {key: i for i, (key, _) in enumerate(pairs)}
             ticks = [_short(name) for _, name in pairs]
@@ -251,6 +336,15 @@ class _View:
         ))
         return _figure(fig, "parallel", height=420, margin={"l": 60, "r": 40, "t": 60, "b": 30})
 
+    def _range_axis(self, label: str) -> dict[str, Any]:
+        log = bool(self.ranges[label].get("log"))
+        values = []
+        for record in self.complete:
+            value = record.arch.get(label)
+            ok = isinstance(value, int | float) and (value > 0 or not log)
+            values.append((math.log10(value) if log else value) if ok else None)
+        return {"label": f"log10 {label}" if log else label, "values": values}
+
     def _observed(self, label: str) -> list[tuple[Any, str]]:
         """Candidates seen in the trials, when the space is not available."""
         seen = {value_key(r.arch[label]): value_text(r.arch[label])
@@ -266,7 +360,8 @@ class _View:
             return _empty("No completed trial yet.")
         extra = []
         for record in rows:
-            extra += [m for m in record.metrics if m != self.metric and m not in extra]
+            extra += [m for m in record.metrics
+                      if m not in (self.metric, "params") and m not in extra]
         extra = extra[:4]
         head = ["rank", "trial", self.metric, *extra, "params", "time" + self.clock_note,
                 "architecture"]

@@ -36,9 +36,11 @@ class ReadableStorage(BaseStorage):
     create_new_trial = set_trial_param = set_trial_state_values = _refused
     set_trial_intermediate_value = set_trial_user_attr = set_trial_system_attr = _refused
 
-    def __init__(self, inner: BaseStorage, study_id: int, metric: str | None = None):
+    def __init__(self, inner: BaseStorage, study_id: int,
+                 metric: str | Sequence[str] | None = None):
+        """`metric`: the objective's name, or one per objective."""
         self._inner = inner
-        self._metric = metric
+        self._metric = _names(metric)
         self._names = renamed(inner.get_study_user_attrs(study_id).get(SPACE_ATTR))
 
     # --- studies -----------------------------------------------------------------------------
@@ -85,7 +87,7 @@ class ReadableStorage(BaseStorage):
     # --- making things readable --------------------------------------------------------------
     def _named(self, system_attrs: dict[str, Any]) -> dict[str, Any]:
         if self._metric and METRIC_NAMES not in system_attrs:
-            return {**system_attrs, METRIC_NAMES: [self._metric]}
+            return {**system_attrs, METRIC_NAMES: list(self._metric)}
         return dict(system_attrs)
 
     def _readable(self, trial: FrozenTrial) -> FrozenTrial:
@@ -107,7 +109,13 @@ class ReadableStorage(BaseStorage):
         )
 
 
-def study_attrs(attrs: dict[str, Any], metric: str | None) -> dict[str, Any]:
+def _names(metric: str | Sequence[str] | None) -> list[str]:
+    if metric is None:
+        return []
+    return [metric] if isinstance(metric, str) else list(metric)
+
+
+def study_attrs(attrs: dict[str, Any], metric: str | Sequence[str] | None) -> dict[str, Any]:
     """The driver's study attrs ("nas:space" JSON, "nas:created" timestamp, ...) as rows a person
     reads: the name, the objective, one row per decision with its choices, dates, the spec."""
     out: dict[str, Any] = {}
@@ -115,14 +123,24 @@ def study_attrs(attrs: dict[str, Any], metric: str | None) -> dict[str, Any]:
         out["name"] = attrs["nas:name"]
     if "nas:status" in attrs:
         out["status"] = attrs["nas:status"]
-    if metric:
-        out["objective"] = metric
+    names = _names(metric)
+    if names:
+        out["objective" if len(names) == 1 else "objectives"] = ", ".join(names)
     space = attrs.get(SPACE_ATTR)
     if isinstance(space, dict) and isinstance(space.get("labels"), dict):
-        out["space"] = f"{space.get('size', 0):,} architectures, {len(space['labels'])} decisions"
+        size = space.get("size")
+        size = "infinitely many" if size is None else f"{size:,}"
+        out["space"] = f"{size} architectures, {len(space['labels'])} decisions"
         for label, pairs in choice_names(space).items():
-            kind = space["labels"][label].get("kind", "")
-            out[f"choices: {label}"] = f"({kind}) " + " | ".join(name for _, name in pairs)
+            decision = space["labels"][label]
+            kind = decision.get("kind", "")
+            if decision.get("distribution"):  # a continuous range
+                from nas_cli.distributions import Distribution
+
+                shown = Distribution.from_json(decision["distribution"]).describe()
+            else:
+                shown = " | ".join(name for _, name in pairs)
+            out[f"choices: {label}"] = f"({kind}) {shown}"
     for key, name in (("nas:created", "created"), ("nas:elapsed", "elapsed")):
         if isinstance(attrs.get(key), int | float):
             value = attrs[key]
@@ -138,7 +156,7 @@ def study_attrs(attrs: dict[str, Any], metric: str | None) -> dict[str, Any]:
     return out
 
 
-def details_attrs(details: Any, metric: str | None) -> dict[str, Any]:
+def details_attrs(details: Any, metric: str | Sequence[str] | None) -> dict[str, Any]:
     """The driver's record of a trial as flat user attrs: error, params, duration, metrics."""
     if not isinstance(details, dict):
         return {}
@@ -149,7 +167,8 @@ def details_attrs(details: Any, metric: str | None) -> dict[str, Any]:
         out["params"] = details["params"]
     if isinstance(details.get("duration_s"), int | float):
         out["duration_s"] = round(details["duration_s"], 3)
+    objectives = _names(metric)
     for name, value in (details.get("metrics") or {}).items():
-        if name != metric:
+        if name not in objectives:
             out[f"metric:{name}" if name in out else name] = value
     return out

@@ -32,6 +32,7 @@ def status_json(info: ExperimentInfo, top: int = 5) -> dict[str, Any]:
         **({"oneshot": _oneshot(data["oneshot"], records)} if "oneshot" in data else {}),
         "failures": [{"trial": r.number, "error": r.error} for r in records
                      if r.state is TrialState.FAILED][:top],
+        **_front(info, top),
     }
 
 
@@ -44,3 +45,16 @@ def _oneshot(info: dict[str, Any], records: list[Any]) -> dict[str, Any]:
             "supernet_epochs": [supernet.get("epochs_done", 0), supernet.get("epochs")],
             "supernet_last_epoch": history[-1], "searched": counts.get("search", 0),
             "retrained": counts.get("retrain", 0)}
+
+
+def _front(info: ExperimentInfo, top: int) -> dict[str, Any]:
+    """Several objectives: every objective, the front's size and its first `top` trials
+    (by the first objective)."""
+    if len(info.objectives) < 2:
+        return {}
+    from nas_cli.report._export import front_trials, values_of
+
+    front = front_trials(info)
+    return {"objectives": info.objectives, "pareto_size": len(front),
+            "pareto_front": [{"trial": r.number, "values": values_of(info, r), "arch": r.arch}
+                             for r in front[:top]]}

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import annotated_types as at
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,12 +18,15 @@ from pydantic import (
     Tag,
     ValidationInfo,
     WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
+from nas_cli.evaluator._cost import COST_METRICS
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
 from nas_cli.spec._problems import key_error, show, unknown, with_params
+from nas_cli.spec._search import searchable, searched_fields
 from nas_cli.spec._strategy_params import MULTI_TRIAL, ONE_SHOT, StrategySpec
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -179,11 +183,12 @@ class TrainingEvaluatorSpec(_Section):
 
     type: Literal["classification", "regression"]
     dataset: DatasetSpec = "digits"
-    max_epochs: int = Field(3, gt=0)
-    batch_size: int = Field(64, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    weight_decay: float = Field(0.0, ge=0)
+    # these may be distributions, searched together with the architecture (see _search)
+    max_epochs: searchable(Annotated[int, at.Gt(0)]) = 3
+    batch_size: searchable(Annotated[int, at.Gt(0)]) = 64
+    learning_rate: searchable(Annotated[float, at.Gt(0)]) = 1e-3
+    optimizer: searchable(Literal["adam", "adamw", "sgd"]) = "adam"
+    weight_decay: searchable(Annotated[float, at.Ge(0)]) = 0.0
     keep_checkpoints: Literal["none", "best", "all"] = "none"
     seed: int | None = None
 
@@ -201,7 +206,8 @@ class TrainingEvaluatorSpec(_Section):
 class FunctionEvaluatorSpec(_Section):
     type: Literal["function"]
     function: FunctionRef
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    # a kwarg given as a distribution is searched together with the architecture
+    kwargs: dict[str, searchable(Any, detect_any_mapping=False)] = Field(default_factory=dict)
 
 
 def _table_file(value: str, info: ValidationInfo) -> str:
@@ -238,18 +244,48 @@ EVALUATOR_METRICS = {
 
 
 class ObjectiveSpec(_Section):
-    """The metric to optimize; `mode` defaults to minimize for losses and errors."""
+    """A metric to optimize; `mode` defaults to minimize for losses, errors and the cost
+    metrics (params, flops, latency_ms), which are measured without training: `input_shape`
+    (one input, no batch dimension) for flops and latency_ms, `batch_size` for latency_ms."""
 
     metric: str
     mode: Literal["maximize", "minimize"] | None = None
+    input_shape: list[Annotated[int, Field(gt=0)]] | None = None
+    batch_size: int | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _default_mode(self) -> ObjectiveSpec:
         if self.mode is None:
             lower = self.metric.lower()
-            smaller_is_better = lower.endswith(("loss", "mse", "mae", "error"))
+            smaller_is_better = lower.endswith(("loss", "mse", "mae", "error")) or \
+                self.metric in COST_METRICS
             self.mode = "minimize" if smaller_is_better else "maximize"
         return self
+
+    @model_validator(mode="after")
+    def _measurement(self) -> ObjectiveSpec:
+        if self.input_shape is not None and self.metric not in ("flops", "latency_ms"):
+            raise key_error("input_shape", "only applies to the flops and latency_ms metrics")
+        if self.batch_size is not None and self.metric != "latency_ms":
+            raise key_error("batch_size", "only applies to the latency_ms metric")
+        return self
+
+
+def _objective_kind(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, ObjectiveSpec | dict):
+        return "one"
+    return None
+
+
+Objectives = Annotated[
+    Union[Annotated[ObjectiveSpec, Tag("one")],
+          Annotated[list[ObjectiveSpec], Field(min_length=1), Tag("list")]],
+    Discriminator(_objective_kind, custom_error_type="objective",
+                  custom_error_message="must be {metric: NAME, mode: maximize|minimize} or a "
+                  "list of them"),
+]
 
 
 class TrainingServiceSpec(_Section):
@@ -294,11 +330,14 @@ class EarlyStoppingSpec(BaseModel):
 
 
 class ConstraintsSpec(_Section):
-    """Architectures over these limits are never trained (and use no trial)."""
+    """Architectures over max_params or max_flops are never trained (and use no trial); one
+    over max_latency_ms (measured in the worker, on the trial's device) ends pruned, untrained."""
 
     max_params: int | None = Field(None, gt=0)
     max_flops: int | None = Field(None, gt=0)
+    max_latency_ms: float | None = Field(None, gt=0)
     input_shape: list[Annotated[int, Field(gt=0)]] | None = None  # one sample, no batch dim
+    latency_batch_size: int = Field(1, gt=0)
 
     @model_validator(mode="after")
     def _flops_need_shape(self) -> ConstraintsSpec:
@@ -313,7 +352,8 @@ class ExperimentSpec(_Section):
     model_space: ModelSpaceSpec
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     evaluator: EvaluatorSpec
-    objective: ObjectiveSpec | None = None
+    # `objective:` in YAML: one {metric, mode}, or a list of them (a multi-objective search)
+    objectives: Objectives | None = Field(None, alias="objective")
     trial_concurrency: int = Field(1, gt=0)
     max_trial_number: int = Field(20, gt=0)
     max_experiment_duration: float | None = None
@@ -341,18 +381,65 @@ class ExperimentSpec(_Section):
     def _size(cls, value: Any) -> int | None:
         return parse_size(value)
 
-    @field_validator("objective")
+    @property
+    def objective(self) -> ObjectiveSpec:
+        """The first (or only) objective: what ranks trials, what early stopping watches."""
+        return self.objectives[0]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @field_validator("objectives")
     @classmethod
-    def _metric_reported(cls, objective: ObjectiveSpec | None, info: ValidationInfo) -> Any:
+    def _metric_reported(cls, objectives: Any, info: ValidationInfo) -> Any:
+        if objectives is None:
+            return None
+        many = isinstance(objectives, list)
+        listed = objectives if many else [objectives]
         evaluator = info.data.get("evaluator")
         reported = EVALUATOR_METRICS.get(getattr(evaluator, "type", ""))
-        if objective is not None and reported and objective.metric not in reported:
-            raise key_error(
-                "metric",
-                f"must be {' or '.join(reported)} for a {evaluator.type} evaluator, "
-                f"got {show(objective.metric)}",
-            )
-        return objective
+        seen: dict[str, int] = {}
+        for index, objective in enumerate(listed):
+            where = [index, "metric"] if many else ["metric"]
+            if objective.metric in seen:
+                raise key_error(where, f"{show(objective.metric)} is already objective "
+                                       f"[{seen[objective.metric]}]")
+            seen[objective.metric] = index
+            if reported and objective.metric not in (*reported, *COST_METRICS):
+                raise key_error(
+                    where,
+                    f"must be {' or '.join(reported)} for a {evaluator.type} evaluator "
+                    f"(or a cost metric: {', '.join(COST_METRICS)}), got {show(objective.metric)}",
+                )
+        return listed
+
+    @field_serializer("objectives")
+    def _write_objectives(self, objectives: list[ObjectiveSpec] | None) -> Any:
+        if objectives is None:
+            return None
+        written = [o.model_dump(exclude_none=True) for o in objectives]
+        return written[0] if len(written) == 1 else written
+
+    @model_validator(mode="after")
+    def _cost_inputs(self) -> ExperimentSpec:
+        """flops and latency_ms need an input shape: their own, the constraints', or (for a
+        training evaluator) the dataset's."""
+        shape = self.constraints.input_shape if self.constraints else None
+        if self.evaluator.type in ("classification", "regression") or shape:
+            return self
+        if self.constraints is not None and self.constraints.max_latency_ms is not None:
+            raise key_error(["constraints", "input_shape"], "is required with max_latency_ms "
+                            f"and a {self.evaluator.type} evaluator: the shape of one input "
+                            "without the batch dimension, e.g. [1, 8, 8]")
+        for index, objective in enumerate(self.objectives or []):
+            if objective.metric in ("flops", "latency_ms") and not objective.input_shape:
+                where = ["objective", index, "input_shape"] if self.multi_objective else \
+                    ["objective", "input_shape"]
+                raise key_error(where, f"is required for {objective.metric} with a "
+                                       f"{self.evaluator.type} evaluator: the shape of one input "
+                                       "without the batch dimension, e.g. [1, 8, 8]")
+        return self
 
     @model_validator(mode="after")
     def _simulated_on_a_table(self) -> ExperimentSpec:
@@ -388,18 +475,26 @@ class ExperimentSpec(_Section):
         if self.early_stopping is not None:
             raise key_error("early_stopping", f"{name}'s search trials are not trained, so "
                             "nothing can stop early: remove early_stopping")
+        searched = searched_fields(self.evaluator)
+        if searched:
+            raise key_error(["evaluator", next(iter(searched))],
+                            f"{name} trains one supernet with one set of hyperparameters: give "
+                            f"a value, not a distribution, or {multi}")
+        if isinstance(self.objectives, list) and len(self.objectives) > 1:
+            raise key_error("objective", f"{name} ranks architectures by one metric: give one "
+                            f"objective, or {multi}")
         return self
 
     @model_validator(mode="after")
     def _default_objective(self) -> ExperimentSpec:
-        if self.objective is None:
+        if self.objectives is None:
             if self.evaluator.type == "table":
                 raise key_error("objective", "is required with a table evaluator: the metric "
                                 "column to optimize, e.g. {metric: val_acc}")
             if self.evaluator.type == "classification":
-                self.objective = ObjectiveSpec(metric="val_acc", mode="maximize")
+                self.objectives = [ObjectiveSpec(metric="val_acc", mode="maximize")]
             elif self.evaluator.type == "regression":
-                self.objective = ObjectiveSpec(metric="val_mse", mode="minimize")
+                self.objectives = [ObjectiveSpec(metric="val_mse", mode="minimize")]
             else:
-                self.objective = ObjectiveSpec(metric="default", mode="maximize")
+                self.objectives = [ObjectiveSpec(metric="default", mode="maximize")]
         return self

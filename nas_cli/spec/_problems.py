@@ -100,8 +100,9 @@ def _describe(error: Any, root: type[BaseModel], extra_keys: Sequence[str] = ())
     elif kind == "extra_forbidden":
         valid = _keys(owner) + (list(extra_keys) if owner is root else [])
         message = "unknown key" + did_you_mean(str(path[-1]), valid)
-    elif kind == "spec":
-        path.append(ctx["key"])
+    elif kind == "spec":  # the key: a name, or a list of names and indices below the field
+        key = ctx["key"]
+        path.extend(key if isinstance(key, list) else [key])
         message = error["msg"]
     elif kind == "union_tag_invalid":
         path.append(ctx["discriminator"].strip("'"))
@@ -110,10 +111,10 @@ def _describe(error: Any, root: type[BaseModel], extra_keys: Sequence[str] = ())
     elif kind == "union_tag_not_found":
         path.append(ctx["discriminator"].strip("'"))
         message = "required"
-    elif kind in _OWN_MESSAGE or _expected(node, meta) is None:
+    elif kind in _OWN_MESSAGE or expected(node, meta) is None:
         message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     else:
-        message = f"must be {_expected(node, meta)}, got {show(error['input'])}"
+        message = f"must be {expected(node, meta)}, got {show(error['input'])}"
     return path, message
 
 
@@ -141,7 +142,7 @@ def _locate(root: type[BaseModel], loc: Sequence[Any]):
     for item in loc:
         node = _strip(node)
         if _is_union(node):
-            node, meta = _member(node, item), []
+            node, meta = _member(node, item)
             continue
         path.append(item)
         if _is_model(node):
@@ -176,25 +177,26 @@ def _is_model(node: Any) -> bool:
     return isinstance(node, type) and issubclass(node, BaseModel)
 
 
-def _member(union: Any, tag: Any) -> Any:
-    """The member of `union` that pydantic names `tag` in an error location."""
+def _member(union: Any, tag: Any) -> tuple[Any, list[Any]]:
+    """The member of `union` that pydantic names `tag` in an error location, and its
+    constraints."""
     for member in get_args(union):
         inner, meta = member, []
         if get_origin(member) is Annotated:
             inner, *meta = get_args(member)
         if any(isinstance(m, Tag) and m.tag == tag for m in meta):
-            return inner
+            return inner, meta
         if _is_model(inner) and any(
             get_origin(f.annotation) is Literal and tag in get_args(f.annotation)
             for f in inner.model_fields.values()
         ):
-            return inner
+            return inner, meta
         if getattr(inner, "__name__", None) == tag:
-            return inner
-    return None
+            return inner, meta
+    return None, []
 
 
-def _expected(node: Any, meta: Sequence[Any]) -> str | None:
+def expected(node: Any, meta: Sequence[Any]) -> str | None:
     """What a value of type `node` with constraints `meta` must be, in words."""
     node = _strip(node)
     if get_origin(node) is Literal:

@@ -11,7 +11,7 @@ from nas_cli.spec._problems import key_error, show, unknown, with_params
 if TYPE_CHECKING:
     from nas_cli.spec._models import ExperimentSpec
 
-MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl")  # train every sampled architecture
+MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "nsga2")  # train every sampled architecture
 ONE_SHOT = ("spos",)  # train one supernet, rank architectures on the weights they inherit
 STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
@@ -22,6 +22,7 @@ _ALIASES = {
     "regularizedevolution": "evolution",
     "policybasedrl": "rl",
     "randomoneshot": "spos",
+    "nsgaii": "nsga2",
 }
 
 
@@ -78,6 +79,15 @@ class RLParams(_Params):
     learning_rate: float = Field(0.05, gt=0)
     baseline_decay: float = Field(0.9, ge=0, lt=1)
     entropy_weight: float = Field(0.01, ge=0)
+
+
+class NSGA2Params(_Params):
+    """Optuna's NSGA-II sampler (several objectives; one works too)."""
+
+    population_size: int = Field(20, ge=2)
+    mutation_prob: float | None = Field(None, ge=0, le=1)  # None: 1 / number of decisions
+    crossover_prob: float = Field(0.9, ge=0, le=1)
+    swapping_prob: float = Field(0.5, ge=0, le=1)
 
 
 class StrategySpec(BaseModel):
@@ -147,6 +157,7 @@ STRATEGY_PARAMS: dict[str, type[_Params]] = {
     "evolution": EvolutionParams,
     "tpe": TPEParams,
     "rl": RLParams,
+    "nsga2": NSGA2Params,
     "spos": SPOSParams,
 }
 

@@ -69,6 +69,12 @@ class ExperimentInfo:
                              "rewrites it") from None
 
     @property
+    def objectives(self) -> list[dict[str, str]]:
+        """Every objective ({metric, mode}), in the spec's order."""
+        data = self.data
+        return list(data.get("objectives") or ([data["objective"]] if data.get("objective") else []))
+
+    @property
     def created(self) -> float:
         return float(self.data.get("created", 0) or 0)
 
@@ -144,9 +150,14 @@ def resolve(root: Path, ref: str | None) -> Path:
 
 def write_results(path: Path, *, experiment: str, name: str, status: str,
                   objective: dict[str, str], records: list[TrialRecord],
-                  extra: dict[str, Any] | None = None) -> None:
-    """Rewrite results.json (atomically): ranked completed trials, then the others."""
+                  extra: dict[str, Any] | None = None,
+                  objectives: list[dict[str, str]] | None = None) -> None:
+    """Rewrite results.json (atomically): ranked completed trials (by the first objective),
+    then the others. With several `objectives`, each trial has its `values` and the Pareto
+    front is listed (`pareto_front`, trial numbers) and marked (`"pareto": true`)."""
     ranked = rank(records, objective["mode"])
+    on_front = set(pareto_numbers(records, objectives)) if objectives and len(objectives) > 1 \
+        else set()
     trials = []
     position = 0
     for record in ranked:
@@ -154,11 +165,25 @@ def write_results(path: Path, *, experiment: str, name: str, status: str,
         if record.state.value == "complete" and record.metric is not None:
             position += 1
             entry = {"rank": position, **entry}
+            if record.number in on_front:
+                entry["pareto"] = True
         trials.append(entry)
-    data = {"experiment": experiment, "name": name, "status": status, "objective": objective,
-            **(extra or {}), "trials": trials}
+    data = {"experiment": experiment, "name": name, "status": status, "objective": objective}
+    if objectives and len(objectives) > 1:
+        data["objectives"] = objectives
+        data["pareto_front"] = sorted(on_front)
+    data.update({**(extra or {}), "trials": trials})
     # Derived from study.db, rewritten often: atomic, but not synced to disk every time.
     atomic_write_json(path / RESULTS, data, durable=status != "running")
+
+
+def pareto_numbers(records: list[TrialRecord], objectives: list[dict[str, str]]) -> list[int]:
+    """Trial numbers of the Pareto front: completed trials that no other one dominates."""
+    from nas_cli.pareto import front, oriented
+
+    modes = [o["mode"] for o in objectives]
+    done = [r for r in records if r.state.value == "complete" and r.values is not None]
+    return [done[i].number for i in front([oriented(r.values, modes) for r in done])]
 
 
 def study_meta(path: Path, key: str) -> Any:

@@ -18,6 +18,7 @@ import logging
 import math
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,14 @@ def _number(value: float | None, kind: str | None) -> float | None:
     return value if special is None else special
 
 
-def _new_file(path: Path, study_name: str, direction: str | None) -> bool:
+def _directions(direction: str | Sequence[str] | None) -> list[str]:
+    """One direction per objective, as Optuna spells them."""
+    if direction is None or isinstance(direction, str):
+        direction = [direction or "minimize"]
+    return [d.lower() for d in direction]
+
+
+def _new_file(path: Path, study_name: str, direction: str | Sequence[str] | None) -> bool:
     """A new study.db: a copy of the template schema (True: the study is still to be added),
     or, without a cache folder, the schema and the study made in place by Optuna (False)."""
     from nas_cli.store._template import copy_template
@@ -90,14 +98,16 @@ def _new_file(path: Path, study_name: str, direction: str | None) -> bool:
     return False
 
 
-def _create_with_optuna(path: Path, study_name: str, direction: str | None) -> None:
+def _create_with_optuna(path: Path, study_name: str,
+                        direction: str | Sequence[str] | None) -> None:
     with _optuna_errors(path):
         import optuna
 
         _quiet(optuna)
         _enable_wal(path)
         storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
-        optuna.create_study(storage=storage, study_name=study_name, direction=direction)
+        optuna.create_study(storage=storage, study_name=study_name,
+                            directions=_directions(direction))
         storage.engine.dispose()
 
 
@@ -158,13 +168,15 @@ class _Writer:
         self.study_id = -1
         self._next_number: int | None = None  # counted once: the driver is the only writer
 
-    def create_study(self, name: str, direction: str | None) -> None:
-        """Add the study (as `optuna.create_study` would) to a copy of the template."""
+    def create_study(self, name: str, direction: str | Sequence[str] | None) -> None:
+        """Add the study (as `optuna.create_study` would) to a copy of the template; one
+        direction per objective."""
         with self._transaction() as cur:
             self.study_id = cur.execute("INSERT INTO studies (study_name) VALUES (?)",
                                         (name,)).lastrowid
-            cur.execute("INSERT INTO study_directions (direction, study_id, objective) "
-                        "VALUES (?, ?, 0)", ((direction or "minimize").upper(), self.study_id))
+            cur.executemany("INSERT INTO study_directions (direction, study_id, objective) "
+                            "VALUES (?, ?, ?)", [(d.upper(), self.study_id, k)
+                                                 for k, d in enumerate(_directions(direction))])
 
     def find_study(self, name: str) -> None:
         found = self.read("SELECT study_id FROM studies WHERE study_name = ?", (name,))
@@ -196,13 +208,15 @@ class _Writer:
                         "intermediate_value, intermediate_value_type) VALUES (?, ?, ?, 'FINITE')",
                         (trial_id, step, value))
 
-    def finish(self, trial_id: int, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+    def finish(self, trial_id: int, state: str, values: Sequence[float] | None,
+               attrs: dict[str, Any]) -> None:
         with self._transaction() as cur:
             cur.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?",
                         (state, _now(), trial_id))
-            if value is not None:
-                cur.execute("INSERT OR REPLACE INTO trial_values (trial_id, objective, value, "
-                            "value_type) VALUES (?, 0, ?, 'FINITE')", (trial_id, value))
+            if values is not None:
+                cur.executemany("INSERT OR REPLACE INTO trial_values (trial_id, objective, "
+                                "value, value_type) VALUES (?, ?, ?, 'FINITE')",
+                                [(trial_id, k, v) for k, v in enumerate(values)])
             self._attrs(cur, trial_id, attrs)
 
     def restart(self, trial_id: int, attrs: dict[str, Any]) -> None:
@@ -268,9 +282,10 @@ class _Writer:
 class TrialStore:
     """Writes and reads one experiment's trials in its Optuna study."""
 
-    def __init__(self, path: Path, *, study_name: str, direction: str | None = None,
-                 create: bool = False, group_s: float = 0.0):
-        """`group_s` > 0 commits trial writes in groups at most that many seconds apart (a
+    def __init__(self, path: Path, *, study_name: str,
+                 direction: str | Sequence[str] | None = None, create: bool = False,
+                 group_s: float = 0.0):
+        """`direction`: one per objective (a multi-objective study); `group_s` > 0 commits trial writes in groups at most that many seconds apart (a
         simulated run; a killed driver then loses at most that much)."""
         self.path = Path(path)
         self.study_name = study_name
@@ -297,6 +312,7 @@ class TrialStore:
         self._choices: dict[str, tuple[Any, ...]] = {}
         self._indexes: dict[str, dict[tuple[type, Any], int]] = {}
         self._distributions: dict[str, str] = {}
+        self._continuous: set[str] = set()
 
     # --- Optuna's view, opened on demand (its pruners read the study through it) -------------
     @property
@@ -330,17 +346,28 @@ class TrialStore:
 
     def set_space(self, space_json: dict[str, Any]) -> None:
         """Stores the discovered space; it defines how params are encoded."""
+        from nas_cli.distributions import Distribution
+
         self.set_meta("nas:space", space_json)
-        self._choices = {k: param_choices(v["candidates"]) for k, v in space_json["labels"].items()}
+        labels = space_json["labels"]
+        self._continuous = {k for k, v in labels.items() if v.get("distribution")}
+        self._choices = {k: param_choices(v["candidates"]) for k, v in labels.items()
+                         if k not in self._continuous}
         self._indexes = {k: {(type(c), c): i for i, c in enumerate(choices)}
                          for k, choices in self._choices.items()}
         self._distributions = {k: categorical_json(c) for k, c in self._choices.items()}
+        for label in self._continuous:  # a range: Optuna's Float/IntDistribution, the value itself
+            ranged = Distribution.from_json(labels[label]["distribution"])
+            self._distributions[label] = json.dumps(ranged.optuna_json())
 
     # --- trials ------------------------------------------------------------------------------
     def start_trial(self, arch: dict[str, Any], phase: str | None = None) -> int:
         """Record a running trial for `arch` (of a one-shot `phase`); returns its number."""
         params = []
         for label, value in arch.items():
+            if label in self._continuous:
+                params.append((label, float(value), self._distributions[label]))
+                continue
             stored = value if _scalar(value) else json.dumps(value)
             index = self._indexes[label][type(stored), stored]
             params.append((label, float(index), self._distributions[label]))
@@ -372,9 +399,11 @@ class TrialStore:
         state = _OPTUNA_STATE[record.state]
         if state == "COMPLETE" and not complete:  # Optuna needs a value for COMPLETE
             state = "FAIL"
+        values = None
+        if complete:  # one value per objective
+            values = [float(v) for v in (record.values or [record.metric])]
         with self._errors():
-            self._writer.finish(self._trial_ids[record.number], state,
-                                float(record.metric) if complete else None,
+            self._writer.finish(self._trial_ids[record.number], state, values,
                                 {_RECORD_ATTR: details})
 
     def records(self) -> list[TrialRecord]:
@@ -390,6 +419,12 @@ class TrialStore:
                 "t.trial_id = a.trial_id WHERE t.study_id = ? AND a.key = ?",
                 (self.study_id, _RECORD_ATTR)):
             details[trial_id] = json.loads(value)
+        values: dict[int, list[float]] = {}
+        for trial_id, _, value, kind in read(
+                "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
+                "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? "
+                "ORDER BY v.trial_id, v.objective", (self.study_id,)):
+            values.setdefault(trial_id, []).append(_number(value, kind))
         intermediate: dict[int, list[tuple[int, float]]] = {}
         for trial_id, step, value, kind in read(
                 "SELECT i.trial_id, i.step, i.intermediate_value, i.intermediate_value_type FROM "
@@ -406,6 +441,8 @@ class TrialStore:
             out.append(TrialRecord(
                 number=number, arch=dict(detail.get("arch", {})), state=state,
                 metric=_number(value, kind) if state is TrialState.COMPLETE else None,
+                values=values.get(trial_id) if state is TrialState.COMPLETE and
+                len(values.get(trial_id, ())) > 1 else None,
                 metrics=dict(detail.get("metrics") or {}),
                 intermediate=intermediate.get(trial_id, []),
                 params=detail.get("params"), duration_s=detail.get("duration_s"),

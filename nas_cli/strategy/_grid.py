@@ -16,6 +16,7 @@ class GridStrategy(Strategy):
     (a shuffle for small spaces, an affine permutation i -> (a*i + b) mod N for huge ones)."""
 
     name = "grid"
+    continuous = False  # enumerates: a continuous range has no end
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

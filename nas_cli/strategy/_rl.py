@@ -17,6 +17,8 @@ _TRIES = 100
 
 class RLStrategy(Strategy):
     name = "rl"
+    continuous = False       # one logit per candidate
+    multi_objective = False  # one reward
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -6,6 +6,9 @@
 | `Nested` | op (layer: linear, bottleneck), inner (value: 2, 3; only in bottleneck), act (layer: 3) | 9 |
 | `Wide`   | p0..p7 (value: 5 dropout rates each)               | 390,625 |
 | `Fixed`  | none: one architecture, `{}`                       | 1       |
+
+`mixed()`: Nested plus three searched hyperparameters, as a spec's distributions make them:
+`hp/lr` loguniform(1e-4, 0.1), `hp/momentum` uniform(0, 1), `hp/epochs` randint(1, 5).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from helpers.tiny import Tiny
 from nas_cli import model_wrapper, search_space
 from nas_cli.space import SearchSpace
 
-__all__ = ["SPACES", "Fixed", "Nested", "Tiny", "Wide", "space"]
+__all__ = ["SPACES", "Fixed", "Nested", "Tiny", "Wide", "mixed", "space"]
 
 
 @model_wrapper
@@ -69,3 +72,16 @@ SPACES = {"tiny": Tiny, "nested": Nested, "wide": Wide, "fixed": Fixed}
 def space(name: str) -> SearchSpace:
     """The discovered search space of `SPACES[name]`."""
     return search_space(SPACES[name])
+
+
+def mixed() -> SearchSpace:
+    """Nested's decisions and three continuous ranges (infinitely many architectures)."""
+    from nas_cli.distributions import Distribution
+    from nas_cli.space._discover import Decision
+
+    ranges = {"hp/lr": Distribution(1e-4, 0.1, log=True), "hp/momentum": Distribution(0.0, 1.0),
+              "hp/epochs": Distribution(1, 5, integer=True)}
+    decisions = dict(space("nested").decisions)
+    decisions.update({label: Decision(label, "hp", [], [], distribution=d)
+                      for label, d in ranges.items()})
+    return SearchSpace(decisions)

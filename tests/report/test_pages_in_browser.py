@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from nas_cli.report import write_report
 from nas_cli.store import load_info
 
@@ -84,3 +86,63 @@ def test_dashboard_trial_table_and_parallel_coordinates(browser, view, experimen
     assert "Param act" in text and "2: Sigmoid" in text
     assert "RuntimeError: sigmoid after linear diverged <at step 1>" in text
     assert text.count("Complete") >= 7 and "Fail" in text
+
+
+PARETO_READY = """(() => {
+  const drawn = ['fig-pareto', 'fig-hypervolume'].every(
+    id => document.querySelector('#' + id + ' .main-svg'));
+  return document.readyState === 'complete' && drawn ? {
+    legend: Array.from(document.querySelectorAll('#fig-pareto .legendtext'), e => e.textContent),
+    axes: Array.from(document.querySelectorAll('#fig-pareto text[class$="title"]'),
+                     e => e.textContent),
+    points: document.querySelectorAll('#fig-pareto .point').length,
+    volume: document.querySelectorAll('#fig-hypervolume .point').length,
+    header: document.querySelector('header').innerText,
+  } : null;
+})()"""
+
+
+def _pareto_experiment(folder, k: int):
+    """An experiment with `k` objectives written as the driver writes it: 12 trials on
+    an anti-diagonal (every one on the front) plus 4 dominated ones."""
+    from nas_cli.store import write_results
+    from nas_cli.trials import TrialRecord, TrialState
+
+    objectives = [{"metric": "acc", "mode": "maximize"}, {"metric": "params", "mode": "minimize"},
+                  {"metric": "latency_ms", "mode": "minimize"}][:k]
+    records = []
+    for n in range(16):
+        step = n % 12
+        dominated = n >= 12
+        values = [0.5 + step / 24 - (0.2 if dominated else 0), 1000 + 100 * step,
+                  5.0 + step / 2][:k]
+        records.append(TrialRecord(n, {"width": 4 + step, "hp/lr": 10 ** -(1 + step / 6)},
+                                   TrialState.COMPLETE, metric=values[0],
+                                   metrics=dict(zip((o["metric"] for o in objectives), values)),
+                                   values=values, params=int(values[1]), duration_s=1.0))
+    folder.mkdir(parents=True)
+    write_results(folder, experiment=folder.name, name="pareto", status="done",
+                  objective=objectives[0], objectives=objectives, records=records,
+                  extra={"strategy": "nsga2", "space_size": None, "max_trial_number": 16})
+    return load_info(folder)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_pareto_report_draws_the_front_and_the_hypervolume(browser, screenshots, tmp_path, k):
+    info = _pareto_experiment(tmp_path / f"exp{k}", k)
+    assert info.data["pareto_front"] == list(range(12))
+    path = write_report(info, tmp_path / "report.html")
+
+    page = browser.load(path.as_uri(), PARETO_READY)
+    browser.screenshot(screenshots / f"report-pareto-{k}.png")
+
+    assert page.errors == []
+    assert page.value, "the Pareto charts were not drawn"
+    assert page.value["legend"] == ["other trials", "Pareto front"]
+    assert "Pareto front12 trials" in page.value["header"]  # (a fact: name, value)
+    if k == 2:
+        assert sorted(page.value["axes"]) == ["acc (max)", "params (min)"]
+        assert page.value["points"] == 16
+    else:  # a scatter matrix (drawn in WebGL): every pair of the three objectives
+        assert set(page.value["axes"]) == {"acc (max)", "params (min)", "latency_ms (min)"}
+    assert page.value["volume"] >= 16  # one point per trial

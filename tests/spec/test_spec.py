@@ -100,8 +100,8 @@ MALFORMED = [
     pytest.param(
         "strategy: {name: evo}\n",
         [
-            "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, tpe, rl, spos;"
-            " did you mean 'evolution'?)"
+            "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, tpe, rl,"
+            " nsga2, spos; did you mean 'evolution'?)"
         ],
         id="strategy-name-unknown",
     ),
@@ -240,8 +240,8 @@ MALFORMED = [
     pytest.param(
         "objective: {metric: val_mse}\n",
         [
-            "objective.metric: must be val_acc or val_loss for a classification evaluator,"
-            " got 'val_mse'"
+            "objective.metric: must be val_acc or val_loss for a classification evaluator"
+            " (or a cost metric: params, flops, latency_ms), got 'val_mse'"
         ],
         id="objective-metric-not-reported",
     ),

@@ -1,6 +1,8 @@
 """One suite every strategy in `nas_cli.strategy.STRATEGIES` must pass, whatever it learns:
 valid architectures only, no repeats with dedup, the same run for the same seed, an end when a
-small space is used up, failures told as None, and `restore` after `nas resume`.
+small space is used up, failures told as None, and `restore` after `nas resume`. The same with
+several objectives (tuple scores) and with continuous ranges, for the strategies that take
+them; the others refuse in one line.
 
 Scores are "higher is better" and fixed per architecture (a hash), so runs are reproducible.
 """
@@ -16,13 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.spaces import space
+from helpers.spaces import mixed, space
 
+from nas_cli.errors import SpecError
 from nas_cli.spec import STRATEGY_PARAMS
 from nas_cli.strategy import STRATEGIES, Strategy, create
 from nas_cli.trials import TrialState
 
 NAMES = sorted(STRATEGIES)
+MULTI = [n for n in NAMES if STRATEGIES[n].multi_objective]
+SINGLE = [n for n in NAMES if not STRATEGIES[n].multi_objective]
+CONTINUOUS = [n for n in NAMES if STRATEGIES[n].continuous]
+FINITE = [n for n in NAMES if not STRATEGIES[n].continuous]
 SMALL = ["tiny", "nested", "fixed"]  # 6, 9 and 1 architectures: can be used up
 ALL = [*SMALL, "wide"]               # wide: 390,625 architectures
 
@@ -41,8 +48,9 @@ KNOWN_BUGS = {
 
 
 def make(name: str, space_name: str, *, seed: int | None = 0, dedup: bool = True,
-         params: Any = None) -> Strategy:
-    return create(name, space(space_name), seed=seed, dedup=dedup, params=params)
+         params: Any = None, objectives: int = 1) -> Strategy:
+    return create(name, space(space_name), seed=seed, dedup=dedup, params=params,
+                  objectives=objectives)
 
 
 @pytest.fixture(autouse=True)
@@ -219,3 +227,112 @@ def test_the_same_seed_gives_the_same_run_in_another_process():
     assert set(outputs[0]) == {f"{n}/{s}" for n in NAMES for s in ("nested", "wide")}
     for run in outputs[0]:
         assert outputs[0][run] == outputs[1][run], run
+
+
+# --- several objectives ------------------------------------------------------------------------
+
+def scores(arch: dict[str, Any]) -> tuple[float, float]:
+    """Two objectives that disagree (higher is better in both)."""
+    first = score(arch)
+    return first, 1.0 - first + zlib.crc32(key(arch)[::-1].encode()) % 100 / 1000
+
+
+def drive_multi(strategy: Strategy, steps: int, batch: int = 2) -> list[dict[str, Any]]:
+    proposed: list[dict[str, Any]] = []
+    while len(proposed) < steps:
+        pending = [a for a in (strategy.propose() for _ in range(batch)) if a is not None]
+        if not pending:
+            break
+        proposed += pending
+        for arch in reversed(pending):
+            strategy.tell(arch, scores(arch), TrialState.COMPLETE)
+    return proposed
+
+
+@pytest.mark.parametrize("name", MULTI)
+@pytest.mark.parametrize("space_name", ["nested", "wide"])
+def test_several_objectives(name, space_name):
+    found = space(space_name)
+    first = drive_multi(make(name, space_name, seed=7, params=None, objectives=2), 30)
+    again = drive_multi(make(name, space_name, seed=7, objectives=2), 30)
+    assert first == again  # seeded
+    assert len({key(a) for a in first}) == len(first)  # deduplicated
+    assert all(found.validate(a) == a for a in first)
+    if space_name == "nested":
+        assert sorted(map(key, first)) == sorted(map(key, found))  # and used up
+
+
+@pytest.mark.parametrize("name", MULTI)
+def test_several_objectives_restore(name):
+    before = drive_multi(make(name, "wide", seed=2, objectives=2), 12)
+    resumed = make(name, "wide", seed=2, objectives=2)
+    resumed.restore([(a, scores(a), TrialState.COMPLETE) for a in before[:-1]]
+                    + [(before[-1], None, TrialState.FAILED)])
+    after = drive_multi(resumed, 12)
+    assert len(after) == 12 and not {key(a) for a in after} & {key(a) for a in before}
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_one_objective_strategies_refuse_several(name):
+    with pytest.raises(SpecError) as caught:
+        make(name, "tiny", objectives=2)
+    assert caught.value.problems == [
+        f"strategy.name: {name} optimizes one objective, the spec has 2; use nsga2, "
+        "evolution, tpe or random"]
+
+
+# --- continuous ranges -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", CONTINUOUS)
+def test_continuous_ranges(name):
+    found = mixed()
+    proposed, _ = drive(create(name, found, seed=4, dedup=True), 30, batch=2)
+    again, _ = drive(create(name, found, seed=4, dedup=True), 30, batch=2)
+    assert proposed == again and len(proposed) == 30
+    assert len({key(a) for a in proposed}) == 30
+    for arch in proposed:
+        assert found.validate(arch) == arch
+        assert 1e-4 <= arch["hp/lr"] <= 0.1 and 0 <= arch["hp/momentum"] <= 1
+        assert isinstance(arch["hp/epochs"], int) and 1 <= arch["hp/epochs"] <= 5
+    assert len({a["hp/lr"] for a in proposed}) > 20  # values, not a few grid points
+    several = drive_multi(create(name, found, seed=4, dedup=True, objectives=2), 10)
+    assert all(found.validate(a) == a for a in several)
+
+
+@pytest.mark.parametrize("name", FINITE)
+def test_finite_only_strategies_refuse_continuous_ranges(name):
+    with pytest.raises(SpecError) as caught:
+        create(name, mixed(), seed=0, dedup=True)
+    assert caught.value.problems == [
+        f"strategy.name: {name} needs a finite space, but hp/lr, hp/momentum, hp/epochs take "
+        "continuous values; search them with {choice: [...]}, or use strategy random, tpe, "
+        "evolution or nsga2"]
+
+
+def test_evolution_mutates_a_log_range_in_log_space():
+    import math
+    import random
+
+    from nas_cli.distributions import Distribution
+    from nas_cli.strategy._evolution import perturb
+
+    rng = random.Random(0)
+    log_range = Distribution(1e-5, 1.0, log=True)
+    steps = [math.log10(perturb(log_range, 1e-3, rng) / 1e-3) for _ in range(2000)]
+    # symmetric in log space: as many steps up as down, of decades (not of 1e-3 itself)
+    assert abs(sum(s > 0 for s in steps) / len(steps) - 0.5) < 0.05
+    assert 0.5 < sorted(abs(s) for s in steps)[len(steps) // 2] < 1.0
+    whole = Distribution(1, 8, integer=True)
+    assert all(perturb(whole, 4, rng) in {1, 2, 3, 5, 6, 7, 8} for _ in range(200))
+
+
+def test_nsga2_keeps_proposing_after_infeasible_architectures():
+    strategy = make("nsga2", "wide", seed=0, objectives=2)
+    found = space("wide")
+    for step in range(40):
+        arch = strategy.propose()
+        assert found.validate(arch) == arch
+        if step % 3 == 0:
+            strategy.infeasible(arch, 0.5)
+        else:
+            strategy.tell(arch, scores(arch), TrialState.COMPLETE)
