@@ -159,3 +159,16 @@ def test_the_schema_lists_the_distributions_and_objective_lists():
         assert f'"{form}"' in schema
     objective = json.dumps(json_schema()["properties"]["objective"])
     assert '"type": "array"' in objective and "ObjectiveSpec" in objective
+
+
+def test_one_shot_search_refuses_searched_values_and_several_objectives(tmp_path):
+    spos = {"strategy": {"name": "spos"}}
+    path = spec_file(tmp_path, training(learning_rate={"loguniform": [1e-4, 1e-1]}), **spos)
+    assert refused(path) == [
+        "evaluator.learning_rate: spos trains one supernet with one set of hyperparameters: "
+        "give a value, not a distribution, or use a multi-trial strategy (random, grid, "
+        "evolution, tpe, rl, nsga2)"]
+    path = spec_file(tmp_path, training(), [{"metric": "val_acc"}, {"metric": "params"}], **spos)
+    assert refused(path) == [
+        "objective: spos ranks architectures by one metric: give one objective, or use a "
+        "multi-trial strategy (random, grid, evolution, tpe, rl, nsga2)"]
