@@ -47,7 +47,7 @@ def test_spos_keys_defaults_and_the_search_strategy(tmp_path: Path):
 @pytest.mark.parametrize(("text", "expected"), [
     pytest.param("strategy: {name: spos, search: {name: spos}}\n",
                  "strategy.search.name: must be a multi-trial strategy (random, grid, evolution, "
-                 "tpe, rl), got 'spos'", id="search-one-shot"),
+                 "tpe, rl, nsga2), got 'spos'", id="search-one-shot"),
     pytest.param("strategy: {name: spos, search: {name: tpe, n_startup: 3}}\n",
                  "strategy.search.n_startup: unknown key (did you mean 'n_startup_trials'?)",
                  id="search-param-typo"),
@@ -56,14 +56,14 @@ def test_spos_keys_defaults_and_the_search_strategy(tmp_path: Path):
     pytest.param("strategy: {name: spos}\nevaluator: {type: function, function: 'm:f'}\n",
                  "evaluator.type: spos trains a supernet with the evaluator's data and "
                  "optimizer: use a classification or regression evaluator, or use a multi-trial "
-                 "strategy (random, grid, evolution, tpe, rl) with a function evaluator",
+                 "strategy (random, grid, evolution, tpe, rl, nsga2) with a function evaluator",
                  id="function-evaluator"),
     pytest.param("strategy: {name: spos}\nmodel_space: {module: spaces.net, class: Net, "
                  "mutators: ['spaces.net:Widen']}\n",
                  "model_space.mutators: spos builds a supernet from the space's mutables; a "
                  "custom Mutator rewrites a built model and cannot be part of one: express its "
                  "choices with LayerChoice/ValueChoice, or use a multi-trial strategy (random, "
-                 "grid, evolution, tpe, rl)", id="mutators"),
+                 "grid, evolution, tpe, rl, nsga2)", id="mutators"),
     pytest.param("strategy: {name: spos}\nearly_stopping: {type: median}\n",
                  "early_stopping: spos's search trials are not trained, so nothing can stop "
                  "early: remove early_stopping", id="early-stopping"),
