@@ -185,14 +185,16 @@ class _FromSpec:
 
 def _built_here(spec: ExperimentSpec) -> bool:
     """What needs the space built in this process: constraints (they build models to count
-    parameters and FLOPs), a table evaluator (its table, a data file, is checked against the
-    space before anything runs), a one-shot strategy (its phases send payloads of their own,
-    and the space is checked to make a supernet before anything trains)."""
+    parameters and FLOPs), data files checked before anything runs (a table evaluator's table
+    against the space, a torchvision dataset's folder), a one-shot strategy (its phases send
+    payloads of their own, and the space is checked to make a supernet before anything
+    trains)."""
     from nas_cli.spec import ONE_SHOT
 
     limits = spec.constraints
-    return spec.evaluator.type == "table" or spec.strategy.name in ONE_SHOT or (
-        limits is not None and bool(limits.max_params or limits.max_flops))
+    return (spec.evaluator.type == "table" or spec.strategy.name in ONE_SHOT
+            or hasattr(getattr(spec.evaluator, "dataset", None), "root")
+            or (limits is not None and bool(limits.max_params or limits.max_flops)))
 
 
 def prepare_run(spec: ExperimentSpec, *, shared_files: bool) -> tuple[Any, bytes, Any]:

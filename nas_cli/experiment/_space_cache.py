@@ -79,7 +79,8 @@ def _digest(path: str) -> str | None:
 
 
 def _library_roots() -> tuple[str, ...]:
-    """Folders whose modules are not the user's: Python's own, installed packages, nas-cli."""
+    """Folders whose modules are not the user's: Python's own, installed packages, nas-cli
+    (as written and with links resolved)."""
     import site
     import sysconfig
 
@@ -88,7 +89,9 @@ def _library_roots() -> tuple[str, ...]:
     with contextlib.suppress(AttributeError):  # virtualenv's old site.py lacks these
         roots.update(site.getsitepackages())
         roots.add(site.getusersitepackages())
-    return tuple(os.path.realpath(r) + os.sep for r in roots if r)
+    roots = {r for r in roots if r}
+    return tuple({os.path.join(r, "") for r in roots} | {os.path.join(os.path.realpath(r), "")
+                                                       for r in roots})
 
 
 def _named_sources(spec: ExperimentSpec) -> set[str]:
@@ -117,7 +120,7 @@ def user_sources(spec: ExperimentSpec) -> list[str]:
     found = _named_sources(spec)
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if not isinstance(file, str):
+        if not isinstance(file, str) or file.startswith(roots):  # most: no link to resolve
             continue
         path = os.path.realpath(file)
         if not path.startswith(roots) and os.path.isfile(path):
