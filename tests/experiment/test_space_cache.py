@@ -74,13 +74,12 @@ def test_nas_space_reuses_an_unchanged_space_and_rebuilds_an_edited_one(tmp_path
     assert code == 0, err
     assert json.loads(edited)["labels"]["width"]["candidates"] == [4, 8, 16] and torch_imported
 
-    source = (spec.parent / "space.py").read_text()
-    (spec.parent / "space.py").write_text(source.replace("from blocks import WIDTHS",
-                                                         "from blocks import WIDTH"))
+    source = (spec.parent / "space.py").read_text()  # broken on its first line: as ever
+    (spec.parent / "space.py").write_text("from blocks import WIDTH\n" + source)
     code, out, err, _ = _nas("space", spec, "--json", cwd=tmp_path)
     assert code == 1 and out == ""
     assert err.startswith("error: model_space.module: importing space.py failed: "
-                          f"{spec.parent / 'space.py'}:3: ImportError: cannot import name 'WIDTH'")
+                          f"{spec.parent / 'space.py'}:1: ImportError: cannot import name 'WIDTH'")
 
 
 def test_a_run_on_a_known_space_leaves_torch_to_the_workers(tmp_path):
