@@ -22,11 +22,12 @@ from nas_cli.oneshot._inherit import validate
 
 SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 NAS = [sys.executable, "-c", "from nas_cli.cli import main; main()"]
+EPOCHS = 8  # of a tiny supernet: the driver is killed after the first, before the last
 
 
-def spos_spec(folder: Path, concurrency: int = 2, **strategy) -> Path:
+def spos_spec(folder: Path, concurrency: int = 2, space: dict | None = None, **strategy) -> Path:
     spec = {
-        "model_space": {"module": str(SPACES / "digits.py"), "class": "DigitsNet"},
+        "model_space": space or {"module": str(SPACES / "digits.py"), "class": "DigitsNet"},
         "strategy": {"name": "RandomOneShot", "seed": 0, "supernet_epochs": 2,
                      "search": {"name": "evolution", "population_size": 4, "sample_size": 2},
                      "search_trials": 6, "retrain_top": 1, "eval_paths": 2,
@@ -84,8 +85,9 @@ def test_spos_trains_searches_retrains_and_exports(nas, tmp_path):
 
 def test_a_driver_killed_while_the_supernet_trains_resumes_after_its_last_epoch(tmp_path):
     root = tmp_path / "exps"
-    spec = spos_spec(tmp_path, concurrency=1, supernet_epochs=5, search_trials=1, retrain_top=0,
-                     eval_paths=1)
+    tiny = {"module": str(Path(__file__).with_name("zoo.py")), "class": "TinyDigits"}
+    spec = spos_spec(tmp_path, concurrency=1, space=tiny, supernet_epochs=EPOCHS, search_trials=1,
+                     retrain_top=0, eval_paths=1)
     env = dict(os.environ, NAS_EXPERIMENTS_DIR=str(root))
     command = [*NAS, "run", str(spec), "-q"]
     driver = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -95,7 +97,7 @@ def test_a_driver_killed_while_the_supernet_trains_resumes_after_its_last_epoch(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and driver.poll() is None:
             found = list(root.glob("*/supernet/progress.json")) if root.exists() else []
-            if found and json.loads(found[0].read_text() or "{}").get("epochs_done", 0) >= 2:
+            if found and json.loads(found[0].read_text() or "{}").get("epochs_done", 0) >= 1:
                 progress = found[0]
                 break
             time.sleep(0.05)
@@ -106,13 +108,13 @@ def test_a_driver_killed_while_the_supernet_trains_resumes_after_its_last_epoch(
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     before = json.loads(progress.read_text())["history"]
-    assert len(before) < 5, "the supernet finished before the kill: use more epochs"
+    assert len(before) < EPOCHS, "the supernet finished before the kill: use more epochs"
     path = progress.parent.parent
     resumed = subprocess.run([*NAS, "resume", path.name, "-q"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     history = json.loads((path / "results.json").read_text())["oneshot"]["supernet"]["history"]
-    assert [h["epoch"] for h in history] == [1, 2, 3, 4, 5]
+    assert [h["epoch"] for h in history] == list(range(1, EPOCHS + 1))
     # the epochs finished before the kill were kept as they were, not trained again (at most
     # the epoch running at the kill was lost)
     assert history[: len(before)] == before

@@ -18,7 +18,8 @@ supernet's exactness tests (inputs: (N, 2, 16) signals, 3 classes).
 | one module used twice                                          | `hidden`                   |
 
 `TooManyCopies` cannot become a supernet (a @basic_unit with 72 argument sets), nor can
-`LooseWidth` (its head is sized by how many loose ends its cell has); `nan_digits` is
+`LooseWidth` (its head is sized by how many loose ends its cell has). `TinyDigits` is a small
+space for 8x8 digits whose supernet trains an epoch in a fraction of a second; `nan_digits` is
 a dataset factory whose inputs are NaN (a supernet trained on it diverges at once).
 """
 
@@ -165,6 +166,23 @@ class LooseWidth(nn.Module):
 
     def forward(self, x):
         return self.head(self.cell(x))
+
+
+@model_wrapper
+class TinyDigits(nn.Module):
+    """A small space for 1x8x8 digits (fast epochs): conv 3x3 | 5x5 with 4 | 8 channels, batch
+    norm, a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        channels = nn.ValueChoice([4, 8], label="channels")
+        self.conv = nn.LayerChoice({"k3": nn.Conv2d(1, channels, 3, padding=1),
+                                    "k5": nn.Conv2d(1, channels, 5, padding=2)}, label="conv")
+        self.bn = nn.BatchNorm2d(channels)
+        self.head = nn.Linear(channels * 64, 10)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.bn(self.conv(x))).flatten(1))
 
 
 def nan_digits():
