@@ -36,6 +36,14 @@ def arch_text(arch: dict, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def fmt_value(value: float | None) -> str:
+    """An objective's value: a count (params, flops) in full with separators, else as
+    `fmt_metric`."""
+    if value is not None and float(value).is_integer() and abs(value) >= 1000:
+        return f"{int(value):,}"
+    return fmt_metric(value)
+
+
 def fmt_metric(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 

@@ -15,6 +15,7 @@ from nas_cli.cli._common import (
     arch_text,
     err,
     fmt_metric,
+    fmt_value,
     out,
     print_table,
 )
@@ -90,7 +91,7 @@ def _front_table(run, shown: int = 10) -> None:
                          no_wrap=True)
     table.add_column("architecture")
     for r in front[:shown]:
-        table.add_row(str(r.number), *(fmt_metric(v) for v in r.values), arch_text(r.arch, 90))
+        table.add_row(str(r.number), *(fmt_value(v) for v in r.values), arch_text(r.arch, 90))
     print_table(table)
 
 

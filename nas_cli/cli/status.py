@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import arch_text, fmt_metric, out, print_table, size_text
+from nas_cli.cli._common import arch_text, fmt_metric, fmt_value, out, print_table, size_text
 
 
 def status(
@@ -89,7 +89,7 @@ def status(
                              no_wrap=True)
         table.add_column("architecture")
         for row in summary["pareto_front"]:
-            table.add_row(str(row["trial"]), *(fmt_metric(v) for v in row["values"].values()),
+            table.add_row(str(row["trial"]), *(fmt_value(v) for v in row["values"].values()),
                           arch_text(row["arch"], 80))
         print_table(table)
     elif summary["best"]:
