@@ -31,10 +31,11 @@ class EarlyStopping:
     def __init__(self, kind: str, params: Any, store: Any):
         self.pruner = make_pruner(kind, params)
         self.store = store
+        self.study = store.study  # Optuna's view, opened before the run, not at a first report
 
     def should_stop(self, number: int) -> bool:
         trial = self.store.frozen_trial(number)
-        study = self.store.study
+        study = self.study
         if len(study.directions) > 1:
             study = _FirstObjective(study)
         return bool(self.pruner.prune(study, trial))
