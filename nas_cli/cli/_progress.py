@@ -29,13 +29,19 @@ def retry_line(run: Run, record: TrialRecord) -> str:
 def _phase_text(run: Run, phase: str) -> str:
     """What a one-shot phase does, in a line."""
     info = run.extra.get("oneshot", {})
+    learned = info.get("method") != "spos"
     if phase == "supernet":
         sup = info.get("supernet", {})
         done = sup.get("resumed_from")
-        return (f"phase 1/3, supernet: training {sup.get('epochs')} epochs, one sampled path per "
-                f"step" + (f" (resuming after epoch {done})" if done else ""))
+        how = (f"{info.get('method')}: weight steps on training batches, architecture steps on "
+               "validation batches" if learned else "one sampled path per step")
+        return (f"phase 1/3, supernet: training {sup.get('epochs')} epochs, {how}"
+                + (f" (resuming after epoch {done})" if done else ""))
     if phase == "search":
         search = info.get("search", {})
+        if learned:
+            return (f"phase 2/3, search: the {len(info.get('top') or [])} most probable "
+                    "architectures (the derived one first) scored on the supernet's weights")
         return (f"phase 2/3, search: up to {search.get('trials')} architectures scored on the "
                 f"supernet's weights (strategy {search.get('strategy')})")
     return (f"phase 3/3, retrain: the {info.get('retrain', {}).get('top')} best architectures "
@@ -43,9 +49,13 @@ def _phase_text(run: Run, phase: str) -> str:
 
 
 def _epoch_text(run: Run, metrics: dict[str, float]) -> str:
-    epochs = run.extra.get("oneshot", {}).get("supernet", {}).get("epochs", "?")
+    info = run.extra.get("oneshot", {})
+    epochs = info.get("supernet", {}).get("epochs", "?")
     shown = ", ".join(f"{k} {fmt_metric(v)}" for k, v in metrics.items() if k != "epoch")
-    paths = run.spec.strategy.model_extra.get("eval_paths", "")
+    if info.get("method") != "spos":
+        return (f"supernet epoch {metrics.get('epoch')}/{epochs}: {shown} (validation: the "
+                "derived architecture, of probability arch_prob)")
+    paths = run.spec.strategy.model_extra.get("eval_paths", 3)
     return (f"supernet epoch {metrics.get('epoch')}/{epochs}: {shown} "
             f"(validation: mean of {paths} sampled paths)")
 

@@ -73,10 +73,17 @@ def status(
         done, epochs = oneshot["supernet_epochs"]
         last = oneshot["supernet_last_epoch"]
         metric = objective.get("metric")
-        shown = f", {metric} of sampled paths {fmt_metric(last.get(metric))}" if last else ""
+        which = "the derived architecture" if "derived" in oneshot else "sampled paths"
+        shown = f", {metric} of {which} {fmt_metric(last.get(metric))}" if last else ""
         out.print(f"one-shot ({oneshot['method']}), phase {oneshot['phase'] or '-'}: supernet "
                   f"{done}/{epochs} epochs{shown}; {oneshot['searched']} architectures scored "
                   f"on inherited weights, {oneshot['retrained']} retrained", markup=False)
+        if oneshot.get("derived"):
+            out.print(f"derived architecture (probability "
+                      f"{fmt_metric(oneshot.get('derived_probability'))}): "
+                      f"{arch_text(oneshot['derived'], 200)}", markup=False)
+        if oneshot.get("warning"):
+            out.print(f"warning: {oneshot['warning']}", markup=False, style="yellow")
     if summary.get("pareto_front"):
         shown = len(summary["pareto_front"])
         table = Table(title=f"Pareto front: {summary['pareto_size']} trials"

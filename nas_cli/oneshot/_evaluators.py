@@ -16,15 +16,15 @@ Report = Callable[[int, dict[str, float]], None]
 
 
 class SupernetTraining:
-    """Phase 1's single job: build the supernet of the payload's space and train it (see
-    `train_supernet`). It checkpoints every epoch in the experiment's `supernet/` folder
-    (`folder`) where this worker sees it (this machine, shared storage), so that an
-    interrupted run resumes; elsewhere in the job's own folder, whose files come back when it
-    ends."""
+    """Phase 1's single job: build the supernet of the payload's space and train it as
+    `method` says (see `train_supernet`). It checkpoints every epoch in the experiment's
+    `supernet/` folder (`folder`) where this worker sees it (this machine, shared storage), so
+    that an interrupted run resumes; elsewhere in the job's own folder, whose files come back
+    when it ends."""
 
     def __init__(self, config: Any, base_dir: Path | None, *, epochs: int, seed: int | None,
                  fair: bool, eval_paths: int, recalibration_batches: int,
-                 folder: Path | None = None):
+                 folder: Path | None = None, method: str = "spos", params: Any = None):
         self.config = config
         self.folder = folder
         self.base_dir = base_dir
@@ -33,6 +33,8 @@ class SupernetTraining:
         self.fair = fair
         self.eval_paths = eval_paths
         self.recalibration_batches = recalibration_batches
+        self.method = method
+        self.params = params
 
     def build_model(self, payload: Any, arch: dict[str, Any]) -> Any:
         from nas_cli.oneshot._supernet import Supernet
@@ -50,7 +52,7 @@ class SupernetTraining:
             model, self.config, epochs=self.epochs, folder=folder, seed=self.seed,
             fair=self.fair, eval_paths=self.eval_paths,
             recalibration_batches=self.recalibration_batches, report=report,
-            base_dir=self.base_dir, device=device)
+            base_dir=self.base_dir, device=device, method=self.method, params=self.params)
         return metrics_of({k: v for k, v in metrics.items() if k != "epoch"}, metric)
 
 
@@ -83,14 +85,17 @@ def load_supernet(payload: Any, checkpoint: Path) -> Any:
 class InheritedEvaluator:
     """Phase 2: scores an architecture without training it. The sub-network gets the weights
     it inherits from the trained supernet (loaded once per worker), its batch norm is
-    recalibrated on a few training batches, then it is validated."""
+    recalibrated on a few training batches, then it is validated; its FLOPs (one sample) are
+    counted. `known` adds metrics the driver knows per architecture (its probability under a
+    learned distribution), keyed by `arch_key`."""
 
     def __init__(self, config: Any, base_dir: Path | None, checkpoint: Path,
-                 recalibration_batches: int):
+                 recalibration_batches: int, known: dict[str, dict[str, float]] | None = None):
         self.config = config
         self.base_dir = base_dir
         self.checkpoint = Path(checkpoint)
         self.recalibration_batches = recalibration_batches
+        self.known = dict(known or {})
 
     def build_model(self, payload: Any, arch: dict[str, Any]) -> Any:
         return load_supernet(payload, self.checkpoint).subnet(arch)
@@ -104,7 +109,13 @@ class InheritedEvaluator:
         if _loaded.get("judge_key") != key:
             _loaded.update(judge_key=key, judge=SubnetJudge(self.config, self.base_dir,
                                                             self.recalibration_batches))
+        from nas_cli.evaluator._cost import count_flops
+        from nas_cli.strategy import arch_key
+
+        judge = _loaded["judge"]
         model.to(device)
-        metrics = _loaded["judge"](model, device)
+        metrics = judge(model, device)
         model.cpu()
+        metrics["flops"] = float(count_flops(model, judge.input_shape()))
+        metrics.update(self.known.get(arch_key(arch), {}))
         return metrics_of(metrics, metric)

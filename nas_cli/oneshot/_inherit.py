@@ -76,6 +76,10 @@ class SubnetJudge:
                                             seed=config.seed or 0, base_dir=base_dir)
         self.recalibration_batches = recalibration_batches
 
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one training input (no batch dimension), for counting FLOPs."""
+        return tuple(_pair(next(iter(_batches(self.train, 1, shuffle=False))))[0].shape[1:])
+
     def __call__(self, model: nn.Module, device: str) -> dict[str, float]:
         batches = _batches(self.train, self.config.batch_size, shuffle=True,
                            seed=RECALIBRATION_SEED)

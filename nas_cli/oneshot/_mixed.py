@@ -1,6 +1,7 @@
 """The mixed modules of a supernet: every mutable, and every module built with ValueChoice
 arguments, becomes a module that holds all its candidates and runs the one the active path
-picks (single-path; the methods of part 2 weigh candidates instead, see `MixedOperation`).
+picks (single path), or, when the path carries a mixture, combines them as the mixture says
+(weighted sum, straight-through sample, binary gates: see `_weighted`).
 
 Each mixed module also knows which of its weights the frozen model of the active path has,
 under which names (`collect`): that is how a sub-network's `state_dict` is sliced out.
@@ -16,8 +17,18 @@ import torch
 from torch import nn
 
 from nas_cli.errors import SpaceError
+from nas_cli.oneshot._weighted import (
+    SINGLE_PATH_METHODS,
+    SOFT,
+    SUMMING,
+    Mixture,
+    combine,
+    key_weights,
+    scaled,
+    weighted_sum,
+)
 from nas_cli.space import InputChoice, LayerChoice, ValueChoice
-from nas_cli.space._mutables import _reduce, _run_cell
+from nas_cli.space._mutables import _reduce, _run_cell, input_candidates
 from nas_cli.space._value import ValueChoiceX, arch_values, choice_leaves, same_value
 
 
@@ -28,6 +39,7 @@ class ActivePath:
     def __init__(self) -> None:
         self.arch: dict[str, Any] = {}
         self.version = 0  # bumped on every change: mixed modules cache what they derive
+        self.mixture: Mixture | None = None  # how candidates combine (None: the path's alone)
 
     def set(self, arch: dict[str, Any]) -> None:
         self.arch = arch
@@ -90,8 +102,18 @@ class MixedLayer(Mixed):
     def chosen(self) -> nn.Module:
         return self._modules[str(self._path.get(self.label, self.names[0]))]
 
+    def index(self) -> int:
+        """The active path's candidate, as an index into the decision's candidates."""
+        value = self._path.get(self.label, self.names[0])
+        return next(i for i, n in enumerate(self.names) if str(n) == str(value))
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.chosen()(*args, **kwargs)
+        mixture = self._path.mixture
+        if mixture is None:
+            return self.chosen()(*args, **kwargs)
+        candidates = self.candidates
+        return combine(mixture, self.label, self.index(),
+                       lambda i: candidates[i](*args, **kwargs), module=self)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         collect(self.chosen(), prefix, out)  # frozen, the candidate takes the choice's place
@@ -109,13 +131,21 @@ class MixedInput(Mixed):
         self.n_candidates = choice.n_candidates
         self.n_chosen = choice.n_chosen
         self.reduction = choice.reduction
+        self.selections = input_candidates(self.n_candidates, self.n_chosen)  # the decision's
 
     def chosen(self) -> list[int]:
         value = self._path.get(self.label, list(range(self.n_chosen or 1)))
         return [value] if isinstance(value, int) else list(value)
 
+    def index(self) -> int:
+        return self.selections.index(sorted(self.chosen()))
+
     def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
-        return _reduce([candidate_inputs[i] for i in self.chosen()], self.reduction)
+        mixture = self._path.mixture
+        if mixture is None:
+            return _reduce([candidate_inputs[i] for i in self.chosen()], self.reduction)
+        return combine(mixture, self.label, self.index(), lambda i: _reduce(
+            [candidate_inputs[j] for j in self.selections[i]], self.reduction), module=self)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         pass  # frozen, a ChosenInputs holds no tensor
@@ -142,9 +172,33 @@ class MixedRepeat(Mixed):
         return next(d for v, d in zip(self.values, self.depths) if same_value(v, value))
 
     def forward(self, x: Any) -> Any:
-        for block in self.blocks[: self.depth()]:
+        mixture = self._path.mixture
+        if mixture is None or self.label is None:
+            return self._run(x, self.depth())
+        return combine(mixture, self.label, self.index(),
+                       lambda i: self._run(x, self.depths[i]), lambda: self._every(x),
+                       module=self)
+
+    def _run(self, x: Any, depth: int) -> Any:
+        for block in self.blocks[:depth]:
             x = block(x)
         return x
+
+    def _every(self, x: Any) -> list[Any]:
+        """The output at every candidate depth, each block run once."""
+        at, done = {}, 0
+        for depth in sorted(set(self.depths)):
+            for block in self.blocks[done:depth]:
+                x = block(x)
+            at[depth], done = x, depth
+        return [at[d] for d in self.depths]
+
+    def index(self) -> int:
+        """The active path's candidate, as an index into the decision's candidates."""
+        if self.label not in self._path.arch:
+            return 0
+        value = self._path.arch[self.label]
+        return next(i for i, v in enumerate(self.values) if same_value(v, value))
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         for index in range(self.depth()):  # frozen: an nn.Sequential of the chosen blocks
@@ -175,7 +229,20 @@ class MixedCell(Mixed):
         return ops[source if len(ops) > 1 else 0]
 
     def forward(self, *inputs: Any) -> torch.Tensor:
-        return _run_cell(self, inputs, self.source, self.op)
+        mixture = self._path.mixture
+        if mixture is None:
+            return _run_cell(self, inputs, self.source, self.op)
+        if mixture.profiling:
+            return mixture.profile(self, None, 0, lambda i: self._run_weighted(mixture, inputs))
+        return self._run_weighted(mixture, inputs)
+
+    def _run_weighted(self, mixture: Mixture, inputs: tuple[Any, ...]) -> torch.Tensor:
+        def slot(key: str, states: list[Any]) -> Any:  # the op on each possible input
+            choice = self.inputs[key]
+            return combine(mixture, choice.label, choice.index(),
+                           lambda i: self.op(key, i)(states[i]), module=choice)
+
+        return _run_cell(self, inputs, self.source, self.op, run_slot=slot)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         for name in ("preprocessor", "postprocessor"):
@@ -267,8 +334,62 @@ class ArgumentChoice(Mixed):
         return self._cache[1]
 
     def key_for(self, positions: tuple[int, ...]) -> str:
-        """The argument set for given leaf positions (part 2 weighs keys by these)."""
+        """The argument set for given leaf positions."""
         return self._key_of[positions]
+
+    @property
+    def key_index(self) -> list[int]:
+        """For each combination of leaf positions (row-major), the index of its argument set
+        in `arguments`: how a distribution over the labels becomes one over argument sets."""
+        order = {key: i for i, key in enumerate(self.arguments)}
+        sizes = [len(leaf.candidates) for leaf in self.leaves]
+        return [order[self._key_of[p]] for p in itertools.product(*(range(n) for n in sizes))]
+
+    def key_weights(self, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The weight of each argument set: the summed products of its leaves' weights."""
+        index = self.__dict__.get("_index_tensor")
+        if index is None or index.device != weights[0].device:
+            index = torch.tensor(self.key_index, device=weights[0].device)
+            self.__dict__["_index_tensor"] = index
+        return key_weights(weights, index, len(self.arguments))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        mixture = self._path.mixture
+        if mixture is None:
+            return self.forward_at(self.active_key(), *args, **kwargs)
+        if mixture.profiling:
+            return mixture.profile_arguments(self, args, kwargs)
+        weights = [mixture.weights.get(label) for label in self.labels]
+        if any(w is None for w in weights):
+            return self.forward_at(self.active_key(), *args, **kwargs)
+        if mixture.mode == SOFT:
+            return self.forward_soft(self.key_weights(weights), *args, **kwargs)
+        out = self.forward_at(self.active_key(), *args, **kwargs)
+        weight = weights[0][self.positions()[0]]
+        for w, position in zip(weights[1:], self.positions()[1:]):
+            weight = weight * w[position]
+        return scaled(out, weight)  # hard: the product of straight-through weights
+
+    def forward_at(self, key: str, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def fit_input(self, key: str, args: tuple) -> tuple:
+        """`args` for argument set `key` (as it is: see `MixedOperation`)."""
+        return args
+
+    def forward_soft(self, weights: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """Every argument set's output, weighted (`weights` in the order of `arguments`)."""
+        outputs = []
+        for key, arguments in self.arguments.items():
+            try:
+                outputs.append(self.forward_at(key, *args, **kwargs))
+            except Exception as exc:  # noqa: BLE001 - a set that cannot take the input
+                raise SpaceError(
+                    f"one-shot: {self.where} with {_describe(arguments)} cannot run on the input "
+                    f"the others take ({type(exc).__name__}), so {SUMMING} cannot sum its "
+                    f"argument sets ({', '.join(self.labels)}): use {SINGLE_PATH_METHODS}"
+                ) from None
+        return weighted_sum(outputs, weights, "/".join(self.labels))
 
     def extra_repr(self) -> str:
         return f"labels={self.labels}, argument_sets={len(self.arguments)}"
@@ -349,12 +470,75 @@ class MixedOperation(ArgumentChoice):
         return tensor[tuple(index)]
 
     def forward_at(self, key: str, *args: Any, **kwargs: Any) -> Any:
-        """The module's output for argument set `key` (part 2 sums these with weights)."""
-        shell = self._shells[key]
-        shell.training = self.training
+        """The module's output for argument set `key`."""
         if not self._params and not self._buffers_:
+            shell = self._shells[key]
+            shell.training = self.training
             return shell(*args, **kwargs)
-        tensors = self.sliced(key)
+        return self._run_shell(self._shells[key], self.sliced(key), args, kwargs)
+
+    def forward_soft(self, weights: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """Weighted argument sets. With shared weights, as DARTS's mixed operations do: one
+        run of the largest set, each tensor times the weighted sum of the sets' slice masks
+        (a set's slice counts where it lies, zero elsewhere), which equals the weighted sum
+        of the sets' outputs padded with zeros to the largest."""
+        if issubclass(self.kind, nn.LayerNorm):  # each width normalizes over its own features
+            outputs = [self.forward_at(key, *self.fit_input(key, args), **kwargs)
+                       for key in self.arguments]
+            return weighted_sum(_padded(outputs), weights, "/".join(self.labels))
+        full = self.full_key()
+        if full is None:
+            return super().forward_soft(weights, *args, **kwargs)
+        masks = self._masks(weights.device)
+        tensors = {name: getattr(self, name) * torch.tensordot(weights, masks[name], dims=1)
+                   for name in self._params}
+        tensors.update({name: getattr(self, name) for name in self._buffers_})
+        return self._run_shell(self._shells[full], tensors, args, kwargs)
+
+    def fit_input(self, key: str, args: tuple) -> tuple:
+        """`args` with the first input sliced or zero-padded to the width argument set `key`
+        takes (channels of a convolution or batch norm, features of a linear or layer norm)."""
+        if not args or not isinstance(args[0], torch.Tensor):
+            return args
+        shell, x = self._shells[key], args[0]
+        if isinstance(shell, nn.modules.conv._ConvNd):
+            x = _resize(x, 1, shell.in_channels)
+        elif isinstance(shell, nn.Linear):
+            x = _resize(x, x.dim() - 1, shell.in_features)
+        elif isinstance(shell, nn.modules.batchnorm._BatchNorm):
+            x = _resize(x, 1, shell.num_features)
+        elif isinstance(shell, nn.LayerNorm):
+            for offset, size in enumerate(reversed(shell.normalized_shape)):
+                x = _resize(x, x.dim() - 1 - offset, size)
+        return (x, *args[1:])
+
+    def full_key(self) -> str | None:
+        """The argument set whose tensors are the full shared ones, when every set's output
+        is that set's slice of its output (same stride, dilation, aligned padding, groups
+        equal or depthwise); else None (the sets' outputs are summed instead)."""
+        if "_full" not in self.__dict__:
+            self.__dict__["_full"] = _full_key(self)
+        return self.__dict__["_full"]
+
+    def _masks(self, device: torch.device) -> dict[str, torch.Tensor]:
+        cached = self.__dict__.get("_mask_cache")
+        if cached is None or cached[0] != device:
+            masks = {}
+            for name in self._params:
+                full = getattr(self, name)
+                stack = torch.zeros((len(self.arguments), *full.shape), device=device)
+                for i, key in enumerate(self.arguments):
+                    shape = self._shapes[key].get(name)
+                    if shape is not None:
+                        self._slice(stack[i], shape, name == "weight").fill_(1.0)
+                masks[name] = stack
+            cached = (device, masks)
+            self.__dict__["_mask_cache"] = cached
+        return cached[1]
+
+    def _run_shell(self, shell: nn.Module, tensors: dict[str, torch.Tensor], args: tuple,
+                   kwargs: dict) -> Any:
+        shell.training = self.training
         saved = {}
         for name, tensor in tensors.items():
             store = shell._parameters if name in shell._parameters else shell._buffers
@@ -365,12 +549,72 @@ class MixedOperation(ArgumentChoice):
             for name, meta in saved.items():
                 (shell._parameters if name in shell._parameters else shell._buffers)[name] = meta
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward_at(self.active_key(), *args, **kwargs)
-
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         for name, tensor in self.sliced(self.active_key()).items():
             out[prefix + name] = tensor
+
+
+def _resize(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """`x` cut to, or padded with zeros up to, `size` along `dim`."""
+    if x.shape[dim] >= size:
+        return x.narrow(dim, 0, size)
+    pad = list(x.shape)
+    pad[dim] = size - x.shape[dim]
+    return torch.cat([x, x.new_zeros(pad)], dim)
+
+
+def _padded(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each output padded with zeros, at the end of every dimension, to the largest shape."""
+    shape = [max(sizes) for sizes in zip(*(o.shape for o in outputs))]
+    padded = []
+    for out in outputs:
+        for dim, size in enumerate(shape):
+            out = _resize(out, dim, size)
+        padded.append(out)
+    return padded
+
+
+def _full_key(op: MixedOperation) -> str | None:
+    """See `MixedOperation.full_key`."""
+    names = [*op._params, *op._buffers_]
+    if not names:
+        return None
+    full_shapes = {name: tuple(getattr(op, name).shape) for name in names}
+    full = next((key for key, shapes in op._shapes.items()
+                 if all(shapes.get(n) == full_shapes[n] for n in names)), None)
+    if full is None:
+        return None
+    big = op._shells[full]
+    if issubclass(op.kind, nn.modules.conv._ConvNd):
+        return full if all(_conv_aligned(op._shells[key], big) for key in op.arguments) else None
+    same = {nn.modules.batchnorm._BatchNorm: ("eps", "momentum", "affine", "track_running_stats"),
+            nn.LayerNorm: ("eps", "elementwise_affine")}
+    for kind, attributes in same.items():
+        if issubclass(op.kind, kind) and any(
+                getattr(op._shells[key], a) != getattr(big, a)
+                for key in op.arguments for a in attributes):
+            return None
+    return full  # Linear
+
+
+def _conv_aligned(small: Any, big: Any) -> bool:
+    """Whether `small`'s output is the leading channels of `big`'s output when `big` runs with
+    `small`'s weights zero-padded (the kernel centred)."""
+    if (small.stride, small.dilation, small.padding_mode) != (big.stride, big.dilation,
+                                                              big.padding_mode):
+        return False
+    channels = (small.in_channels, small.out_channels) == (big.in_channels, big.out_channels)
+    depthwise = all(m.groups == m.in_channels == m.out_channels for m in (small, big))
+    if not (small.groups == big.groups == 1 or depthwise
+            or (channels and small.groups == big.groups)):
+        return False
+    if any((kk - k) % 2 for k, kk in zip(small.kernel_size, big.kernel_size)):
+        return False
+    if isinstance(small.padding, str) or isinstance(big.padding, str):
+        return small.padding == big.padding and (small.padding == "same"
+                                                 or small.kernel_size == big.kernel_size)
+    return all(pp - p == d * (kk - k) // 2 for p, pp, k, kk, d in
+               zip(small.padding, big.padding, small.kernel_size, big.kernel_size, big.dilation))
 
 
 def _tensor(shell: nn.Module, name: str, shells: dict[str, nn.Module]) -> torch.Tensor:
@@ -414,9 +658,6 @@ class MixedCopies(ArgumentChoice):
 
     def forward_at(self, key: str, *args: Any, **kwargs: Any) -> Any:
         return self.copies[self._index[key]](*args, **kwargs)
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward_at(self.active_key(), *args, **kwargs)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         collect(self.copies[self._index[self.active_key()]], prefix, out)

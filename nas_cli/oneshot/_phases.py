@@ -2,10 +2,11 @@
 
 1. `supernet`: one job in a worker (or a Ray actor) trains the supernet, checkpointing every
    epoch in `<experiment>/supernet/`; a resumed experiment continues from the last epoch.
-2. `search`: the spec's `search` strategy proposes architectures; each is a trial scored on
-   the weights it inherits from the supernet (warm workers load the supernet once).
-3. `retrain`: the `retrain_top` best of the search are trained from scratch as ordinary
-   trials; retrained trials rank first.
+2. `search`: the spec's `search` strategy proposes architectures (a method that learns a
+   distribution: its most probable ones, the derived architecture first); each is a trial
+   scored on the weights it inherits from the supernet (warm workers load the supernet once).
+3. `retrain`: the `retrain_top` best of the search (a learned distribution: the most probable)
+   are trained from scratch as ordinary trials; retrained trials rank first.
 
 The driver never trains: it submits, listens, and records, as for multi-trial search.
 """
@@ -15,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nas_cli.oneshot._files import CHECKPOINT, SUPERNET_DIR, read_progress
-from nas_cli.spec import strategy_params
+from nas_cli.oneshot._files import CHECKPOINT, SUPERNET_DIR, collapse_warning, read_progress
+from nas_cli.spec import LEARNED, strategy_params
+from nas_cli.strategy import arch_key
 from nas_cli.trials import INHERITED_PHASE, RETRAIN_PHASE, TrialState, rank
 
 SUPERNET_PHASE = "supernet"
@@ -46,18 +48,23 @@ class OneShotPhases:
         self.run = run
         spec = run.spec
         self.params = params = strategy_params(spec)
+        self.method = spec.strategy.name
+        self.learned = self.method in LEARNED  # proposes from its learned distribution
         self.folder = run.path / SUPERNET_DIR
         config = spec.evaluator
         recalibration = params.bn_recalibration_batches
         retrain_config = config if config.keep_checkpoints != "none" else \
             config.model_copy(update={"keep_checkpoints": "best"})  # retrained weights export
+        self.payload = payload
+        self.inherited = lambda known: InheritedEvaluator(
+            config, spec.base_dir, self.folder / CHECKPOINT, recalibration, known)
         self.payloads = {
             SUPERNET_PHASE: SupernetTraining(
                 config, spec.base_dir, epochs=params.supernet_epochs, seed=spec.strategy.seed,
-                fair=params.path_sampling == "per_decision", eval_paths=params.eval_paths,
-                recalibration_batches=recalibration, folder=self.folder),
-            INHERITED_PHASE: InheritedEvaluator(config, spec.base_dir, self.folder / CHECKPOINT,
-                                                recalibration),
+                fair=getattr(params, "path_sampling", "") == "per_decision",
+                eval_paths=getattr(params, "eval_paths", 1), recalibration_batches=recalibration,
+                folder=self.folder, method=self.method,
+                params=params if self.learned else None),
             RETRAIN_PHASE: TrainingEvaluator(retrain_config, spec.base_dir),
         }
         self.payloads = {phase: dataclasses.replace(payload, evaluator=evaluator)
@@ -68,14 +75,25 @@ class OneShotPhases:
         if not self._trained():
             from nas_cli.oneshot._supernet import check_supernet
 
-            check_supernet(payload.model_class, payload.init_kwargs, payload.mutators)
+            check_supernet(payload.model_class, payload.init_kwargs, payload.mutators,
+                           self.method, params)
         self._describe()
 
     # --- what the workers get --------------------------------------------------------------
     def _bytes(self, phase: str) -> bytes:
         from nas_cli.experiment._load import pickle_payload
 
+        if phase == INHERITED_PHASE:  # built when it starts: it knows the probabilities then
+            known = {arch_key(t["arch"]): {"arch_prob": t["probability"]} for t in self._top()}
+            return pickle_payload(dataclasses.replace(self.payload,
+                                                      evaluator=self.inherited(known)))
         return pickle_payload(self.payloads[phase])
+
+    def _top(self) -> list[dict[str, Any]]:
+        """A learned distribution's most probable architectures, derived first (with their
+        probabilities), as the supernet's last epoch left them; [] for SPOS."""
+        return list(self.progress.get("top", []))[: getattr(self.params, "search_trials", 0)] \
+            if self.learned else []
 
     def first_payload(self) -> bytes:
         """The payload the workers start with: the supernet's, unless it is trained."""
@@ -92,18 +110,34 @@ class OneShotPhases:
             "phase": self.run.phase,
             "supernet": {
                 "epochs": params.supernet_epochs, "epochs_done": progress.get("epochs_done", 0),
-                "params": progress.get("params"), "path_sampling": params.path_sampling,
+                "params": progress.get("params"),
+                "path_sampling": getattr(params, "path_sampling", None),
                 "checkpoint": f"{SUPERNET_DIR}/{CHECKPOINT}", "resumed_from": self.resumed_from,
                 **({"lost_attempts": list(self.lost)} if self.lost else {}),
                 "history": progress.get("history", []),
             },
-            "search": {"strategy": params.search.name, "trials": params.search_trials,
+            "search": {"strategy": params.search.name if not self.learned else None,
+                       "trials": params.search_trials,
                        "metric": "inherited: the sub-network on the supernet's weights, batch "
                                  f"norm recalibrated on {params.bn_recalibration_batches} "
                                  "training batches, not trained"},
             "retrain": {"top": params.retrain_top,
                         "metric": "trained from scratch by the evaluator"},
         }
+        if self.learned:
+            self.run.extra["oneshot"].update(self._learned_info())
+
+    def _learned_info(self) -> dict[str, Any]:
+        """What a learned distribution left: the derived architecture and the most probable,
+        the penalty, and a warning when parameter-free operations dominate the derived one."""
+        progress, params = self.progress, self.params
+        penalty = params.penalty.model_dump() if params.penalty is not None else None
+        info: dict[str, Any] = {"derived": progress.get("derived"), "top": self._top(),
+                                "penalty": penalty, "param_free": progress.get("param_free")}
+        warning = collapse_warning(progress.get("param_free"))
+        if warning:
+            info["warning"] = warning
+        return info
 
     def _enter(self, phase: str) -> None:
         self.run.phase = phase
@@ -124,7 +158,11 @@ class OneShotPhases:
                 return
             backend.start(self._bytes(INHERITED_PHASE))
         self._enter(INHERITED_PHASE)
-        _loop(run, strategy, backend, store, of(INHERITED_PHASE), limit=self.params.search_trials)
+        if self.learned:  # the most probable architectures, once each
+            strategy, limit = self._unsearched(run, of(INHERITED_PHASE)), len(self._top())
+        else:
+            limit = self.params.search_trials
+        _loop(run, strategy, backend, store, of(INHERITED_PHASE), limit=limit)
         if run.stop_requested or run.status == "failed":
             return
         searched = sum(1 for r in run.records.values()
@@ -140,18 +178,38 @@ class OneShotPhases:
             if run.stop_requested or run.status == "failed":
                 return
         retrained = self._retrained(run)
+        if self.learned:
+            top = self._top()
+            chance = f"{top[0]['probability']:.3g}" if top else "?"
+            run.stop_reason = (f"done: supernet and {self.method}'s distribution trained "
+                               f"{self.params.supernet_epochs} epochs; the derived architecture "
+                               f"has probability {chance}; {searched} most probable scored on "
+                               "inherited weights" + (f", {retrained} retrained" if retrained
+                                                      else ""))
+            warning = run.extra["oneshot"].get("warning")
+            if warning:
+                run.stop_reason += f"; warning: {warning}"
+            return
         run.stop_reason = (f"done: supernet trained {self.params.supernet_epochs} epochs, "
                            f"{searched} architectures scored on inherited weights"
                            + (f", {retrained} retrained" if retrained else ""))
 
-    def _to_retrain(self, run: Any, requeued: list[tuple[int, dict[str, Any]]]) -> list[dict]:
-        """The best distinct architectures of the search not retrained (or queued) yet."""
-        from nas_cli.strategy import arch_key
+    def _unsearched(self, run: Any, requeued: list[tuple[int, dict[str, Any]]]) -> Any:
+        """The search phase's proposals of a learned method: its most probable architectures
+        not yet scored (or queued to be)."""
+        done = {arch_key(r.arch) for r in run.records.values()
+                if r.phase == INHERITED_PHASE and r.state.is_finished}
+        done |= {arch_key(arch) for _, arch in requeued}
+        return _TopArchitectures([t["arch"] for t in self._top()
+                                  if arch_key(t["arch"]) not in done])
 
+    def _to_retrain(self, run: Any, requeued: list[tuple[int, dict[str, Any]]]) -> list[dict]:
+        """The best distinct architectures of the search (a learned distribution: the most
+        probable) not retrained (or queued) yet."""
         searched = [r for r in rank(list(run.records.values()), run.mode)
                     if r.phase == INHERITED_PHASE and r.state is TrialState.COMPLETE]
-        top: list[dict[str, Any]] = []
-        for record in searched:
+        top: list[dict[str, Any]] = [t["arch"] for t in self._top()[: self.params.retrain_top]]
+        for record in searched if not self.learned else []:
             if all(arch_key(record.arch) != arch_key(a) for a in top):
                 top.append(record.arch)
             if len(top) == self.params.retrain_top:

@@ -223,28 +223,38 @@ def _same_output(a: Any, b: Any) -> bool:
 
 
 def check_supernet(model_class: type[nn.Module], init_kwargs: Mapping[str, Any] | None = None,
-                   mutators: Sequence[Any] = ()) -> None:
-    """Refuse, before anything trains, a space that cannot become a supernet (the error names
-    the label and the module). Built on the meta device: no memory is used for weights."""
+                   mutators: Sequence[Any] = (), method: str = "spos", params: Any = None) -> None:
+    """Refuse, before anything trains, a space that cannot become a supernet, or that
+    `method` cannot search (the error names the label and the module). Built on the meta
+    device: no memory is used for weights."""
+    from nas_cli.oneshot._methods import check_method
+
     try:
         with torch.device("meta"):
-            Supernet(model_class, init_kwargs, mutators=mutators)
+            net = Supernet(model_class, init_kwargs, mutators=mutators)
     except SpaceError:
         raise
     except Exception:  # noqa: BLE001 - user code that needs real tensors: the worker will tell
-        pass
+        return
+    check_method(net, method, params)
 
 
-def _check_covered(space: Any, model: nn.Module, attributes: list[tuple[Any, str, Any]]) -> None:
-    """Every decision of the space must be one the supernet varies: a decision it never reads
-    (a ModelParameterChoice, a choice read with `ensure_frozen` while building) would be
-    silently fixed to its first value."""
+def mixed_labels(model: nn.Module) -> set[str]:
+    """The labels the mixed modules under `model` decide on."""
     used: set[str] = set()
     for module in model.modules():
         label = getattr(module, "label", None) if isinstance(module, Mixed) else None
         if label is not None:
             used.add(label)
         used.update(getattr(module, "labels", []) if isinstance(module, Mixed) else [])
+    return used
+
+
+def _check_covered(space: Any, model: nn.Module, attributes: list[tuple[Any, str, Any]]) -> None:
+    """Every decision of the space must be one the supernet varies: a decision it never reads
+    (a ModelParameterChoice, a choice read with `ensure_frozen` while building) would be
+    silently fixed to its first value."""
+    used = mixed_labels(model)
     for _, _, value in attributes:
         used.update(leaf.label for leaf in value.leaves())
     unused = [label for label in space.decisions if label not in used]

@@ -56,6 +56,8 @@ def report_html(info: ExperimentInfo, top: int = 10) -> str:
         *pareto,
         _section("history", f"Objective per trial ({view.metric})", view.history()),
         _section("curves", "Intermediate results", view.curves()),
+        *([_section("weights", "Architecture weights per label", view.arch_weights())]
+          if (info.data.get("oneshot") or {}).get("derived") is not None else []),
         _section("parallel", "Choices and the objective", view.parallel()),
         _section("top", f"Top {top} architectures", view.top_table()),
         _section("failed", "Failed trials", view.failed_table()),
@@ -296,6 +298,53 @@ class _View:
         if max(step for r in curves for step, _ in r.intermediate) <= 20:
             fig.update_xaxes(dtick=1)
         return _figure(fig, "curves")
+
+    def arch_weights(self) -> str:
+        """A one-shot method's learned probabilities of each label's candidates over the
+        supernet's epochs (one label at a time, chosen from a menu)."""
+        from nas_cli.oneshot._files import SUPERNET_DIR, read_progress
+
+        epochs = read_progress(self.info.path / SUPERNET_DIR).get("arch_weights") or []
+        if not epochs:
+            return _empty("The supernet has not finished an epoch yet.")
+        import plotly.graph_objects as go
+
+        derived = self.info.data["oneshot"].get("derived") or {}
+        labels = list(epochs[-1]["probs"])
+        fig = go.Figure()
+        spans = []
+        for label in labels:
+            names = [name for _, name in self.names.get(label, [])]
+            start = len(fig.data)
+            count = len(epochs[-1]["probs"][label])
+            for i in range(count):
+                fig.add_scatter(
+                    x=[e["epoch"] for e in epochs], y=[e["probs"][label][i] for e in epochs],
+                    mode="lines+markers", visible=label == labels[0],
+                    name=_short(names[i] if i < len(names) else str(i)),
+                    line={"color": _PALETTE[i % len(_PALETTE)], "width": 2}, marker={"size": 4},
+                    hovertemplate=f"{html.escape(label)}: "
+                                  f"{html.escape(names[i] if i < len(names) else str(i))}"
+                                  "<br>epoch %{x}: %{y:.3f}<extra></extra>")
+            spans.append((label, start, start + count))
+        total = len(fig.data)
+
+        def title(label: str) -> str:
+            chosen = self.choice(label, derived[label]) if label in derived else "inactive"
+            return f"{label} (derived: {chosen})"
+
+        buttons = [{"label": label, "method": "update",
+                    "args": [{"visible": [start <= j < end for j in range(total)]},
+                             {"title": {"text": title(label)}}]}
+                   for label, start, end in spans]
+        fig.update_layout(
+            title={"text": title(labels[0])}, xaxis_title="supernet epoch",
+            yaxis_title="probability", yaxis_range=[0, 1],
+            updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
+                          "y": 1.18, "yanchor": "top", "showactive": True}])
+        if len(epochs) <= 20:
+            fig.update_xaxes(dtick=1)
+        return _figure(fig, "weights", margin={"t": 80})
 
     def parallel(self) -> str:
         if not self.complete or not self.labels:

@@ -41,10 +41,15 @@ def _oneshot(info: dict[str, Any], records: list[Any]) -> dict[str, Any]:
     supernet = info.get("supernet", {})
     history = supernet.get("history") or [{}]
     counts = Counter(r.phase for r in records if r.state.is_finished)
-    return {"method": info.get("method"), "phase": info.get("phase"),
-            "supernet_epochs": [supernet.get("epochs_done", 0), supernet.get("epochs")],
-            "supernet_last_epoch": history[-1], "searched": counts.get("search", 0),
-            "retrained": counts.get("retrain", 0)}
+    out = {"method": info.get("method"), "phase": info.get("phase"),
+           "supernet_epochs": [supernet.get("epochs_done", 0), supernet.get("epochs")],
+           "supernet_last_epoch": history[-1], "searched": counts.get("search", 0),
+           "retrained": counts.get("retrain", 0)}
+    if info.get("derived") is not None:  # a learned distribution's result
+        top = info.get("top") or [{}]
+        out.update(derived=info["derived"], derived_probability=top[0].get("probability"),
+                   penalty=info.get("penalty"), warning=info.get("warning"))
+    return out
 
 
 def _front(info: ExperimentInfo, top: int) -> dict[str, Any]:

@@ -497,7 +497,10 @@ class FixedCell(nn.Module):
 
 
 def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int],
-              op_of: Callable[[str, int], nn.Module]) -> Any:
+              op_of: Callable[[str, int], nn.Module],
+              run_slot: Callable[[str, list[Any]], Any] | None = None) -> Any:
+    """A cell's forward: each node sums its op slots, each the op on its chosen input (or
+    `run_slot(key, states)`, a one-shot supernet's weighed mixture of them)."""
     if len(inputs) == 1 and isinstance(inputs[0], list | tuple):
         inputs = tuple(inputs[0])
     if len(inputs) != cell.num_predecessors:
@@ -512,7 +515,8 @@ def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int
             key = f"{node}_{slot}"
             source = source_of(key)
             used.add(source)
-            outputs.append(op_of(key, source)(states[source]))
+            outputs.append(op_of(key, source)(states[source]) if run_slot is None
+                           else run_slot(key, states))
         states.append(sum(outputs[1:], outputs[0]))
     nodes = range(cell.num_predecessors, len(states))
     if cell.merge_op == "loose_end":

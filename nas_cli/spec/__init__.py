@@ -11,6 +11,7 @@ from nas_cli.spec._load import (
 )
 from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec, parse_duration
 from nas_cli.spec._strategy_params import (
+    LEARNED,
     MULTI_TRIAL,
     ONE_SHOT,
     STRATEGIES,
@@ -23,6 +24,7 @@ from nas_cli.spec._strategy_params import (
 __all__ = [
     "BUILTIN_DATASETS",
     "EARLY_STOPPING_PARAMS",
+    "LEARNED",
     "MULTI_TRIAL",
     "ONE_SHOT",
     "STRATEGIES",

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
     from nas_cli.spec._models import ExperimentSpec
 
 MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "nsga2")  # train every sampled architecture
-ONE_SHOT = ("spos",)  # train one supernet, rank architectures on the weights they inherit
+# Train one supernet and rank architectures on the weights they inherit: SPOS samples paths
+# uniformly and searches with a multi-trial strategy; the others learn a distribution over the
+# architectures while the supernet trains (LEARNED).
+LEARNED = ("darts", "gumbel_darts", "proxyless", "enas")
+ONE_SHOT = ("spos", *LEARNED)
 STRATEGIES = MULTI_TRIAL + ONE_SHOT
 
 # Lower-cased names with '_' and '-' removed -> canonical name; NNI's names included.
@@ -23,6 +27,7 @@ _ALIASES = {
     "policybasedrl": "rl",
     "randomoneshot": "spos",
     "nsgaii": "nsga2",
+    "gumbeldarts": "gumbel_darts",
 }
 
 
@@ -128,27 +133,118 @@ class SearchStrategySpec(StrategySpec):
         return name
 
 
-class SPOSParams(_Params):
+class _OneShotParams(_Params):
+    """What every one-shot strategy shares: the supernet's training, the search on inherited
+    weights, the retraining of the best."""
+
+    supernet_epochs: int = Field(10, gt=0, description="phase 1: epochs of supernet training")
+    retrain_top: int = Field(0, ge=0, description="phase 3: the best architectures retrained "
+                                                  "from scratch (0: none)")
+    bn_recalibration_batches: int = Field(
+        10, ge=0, description="training batches that re-estimate batch-norm statistics of an "
+                              "inherited sub-network (0: keep the supernet's)")
+
+
+class SPOSParams(_OneShotParams):
     """Single-path one-shot (NNI's RandomOneShot): train a supernet, one uniformly sampled path
     per step; search it with a multi-trial strategy on inherited weights; retrain the best."""
 
-    supernet_epochs: int = Field(10, gt=0, description="phase 1: epochs of supernet training")
     search: SearchStrategySpec = Field(
         default_factory=SearchStrategySpec,
         description="phase 2: the multi-trial strategy (name and its own keys, seed, dedup) "
                     "that proposes architectures")
     search_trials: int = Field(100, gt=0, description="phase 2: architectures scored on "
                                                       "inherited weights")
-    retrain_top: int = Field(0, ge=0, description="phase 3: the best architectures retrained "
-                                                  "from scratch (0: none)")
     path_sampling: Literal["per_decision", "per_architecture"] = Field(
         "per_decision", description="phase 1: each active decision uniform (SPOS), or "
                                     "architectures uniform")
     eval_paths: int = Field(3, gt=0, description="phase 1: fixed paths validated after each "
                                                  "epoch (live progress)")
-    bn_recalibration_batches: int = Field(
-        10, ge=0, description="training batches that re-estimate batch-norm statistics of an "
-                              "inherited sub-network (0: keep the supernet's)")
+
+
+class PenaltySpec(_Params):
+    """A hardware-cost term in the architecture's loss (ENAS: in its reward): the expected
+    cost of the architecture the distribution gives, from a table of each candidate's own cost
+    measured on the supernet before training."""
+
+    metric: Literal["params", "flops", "latency_ms"] = Field(
+        description="params: parameters; flops: FLOPs of one sample; latency_ms: milliseconds of a "
+                    "forward pass of latency_batch_size samples, timed on the training device")
+    weight: float = Field(gt=0, description="how much the cost counts: weight * cost / target "
+                                            "(without a target: / the cost of the untrained "
+                                            "distribution's expected architecture)")
+    target: float | None = Field(None, gt=0, description="a budget in the metric's unit: only "
+                                                         "an expected cost above it is penalized")
+    latency_batch_size: int = Field(1, gt=0, description="samples per timed forward pass "
+                                                         "(latency_ms only)")
+
+
+class _LearnedParams(_OneShotParams):
+    """A one-shot strategy that learns a distribution over architectures while the supernet
+    trains: weight steps on training batches alternate with architecture steps on validation
+    batches."""
+
+    search_trials: int = Field(5, gt=0, description="phase 2: the most probable architectures "
+                                                    "(the derived one first) scored on "
+                                                    "inherited weights")
+    warmup_epochs: int = Field(0, ge=0, description="phase 1: first epochs that train the "
+                                                    "weights only (uniform paths or mixture)")
+    arch_learning_rate: float = Field(3e-4, gt=0, description="the architecture optimizer's "
+                                                              "(Adam) learning rate")
+    arch_weight_decay: float = Field(0.0, ge=0, description="the architecture optimizer's "
+                                                            "weight decay")
+    grad_clip: float | None = Field(5.0, gt=0, description="clip the weights' gradient norm "
+                                                           "to this (null: no clipping)")
+    penalty: PenaltySpec | None = Field(None, description="an optional hardware-cost penalty")
+
+
+class DARTSParams(_LearnedParams):
+    """DARTS (first order): every candidate runs, weighted by a softmax over its decision's
+    architecture parameters; those learn by gradient on validation batches."""
+
+    arch_weight_decay: float = Field(1e-3, ge=0, description="the architecture optimizer's "
+                                                             "weight decay")
+
+
+class GumbelDARTSParams(DARTSParams):
+    """Gumbel DARTS (GDAS, SNAS, FBNet): candidates weighted by a Gumbel-softmax sample of
+    the architecture distribution whose temperature anneals; `hard` runs one sampled path
+    (straight-through gradients), soft weighs every candidate."""
+
+    hard: bool = Field(True, description="one sampled candidate per decision runs (GDAS); "
+                                         "false: every candidate, Gumbel-softmax weights (SNAS)")
+    initial_temperature: float = Field(10.0, gt=0, description="the Gumbel-softmax temperature "
+                                                               "of the first epoch")
+    final_temperature: float = Field(0.1, gt=0, description="the temperature of the last epoch "
+                                                            "(linear in between)")
+
+    @model_validator(mode="after")
+    def _cooling(self) -> GumbelDARTSParams:
+        if self.final_temperature > self.initial_temperature:
+            raise key_error("final_temperature", "must be at most initial_temperature "
+                            f"({self.initial_temperature}), got {self.final_temperature}")
+        return self
+
+
+class ProxylessParams(_LearnedParams):
+    """ProxylessNAS: binary gates, one sampled path per step; the architecture gradient comes
+    from every candidate's output on that step's input (memory of one path)."""
+
+    arch_learning_rate: float = Field(1e-3, gt=0, description="the architecture optimizer's "
+                                                              "(Adam) learning rate")
+
+
+class ENASParams(_LearnedParams):
+    """ENAS: a controller (one categorical distribution per decision) samples sub-networks;
+    the shared weights train on the sampled paths, the controller by REINFORCE on the sampled
+    path's validation accuracy with a moving-average baseline."""
+
+    arch_learning_rate: float = Field(3.5e-4, gt=0, description="the controller's (Adam) "
+                                                                "learning rate")
+    entropy_weight: float = Field(1e-4, ge=0, description="bonus for the controller's entropy "
+                                                          "(keeps it exploring)")
+    baseline_decay: float = Field(0.999, ge=0, lt=1, description="the reward baseline's moving "
+                                                                 "average decay")
 
 
 STRATEGY_PARAMS: dict[str, type[_Params]] = {
@@ -159,6 +255,10 @@ STRATEGY_PARAMS: dict[str, type[_Params]] = {
     "rl": RLParams,
     "nsga2": NSGA2Params,
     "spos": SPOSParams,
+    "darts": DARTSParams,
+    "gumbel_darts": GumbelDARTSParams,
+    "proxyless": ProxylessParams,
+    "enas": ENASParams,
 }
 
 
@@ -170,7 +270,10 @@ def strategy_params(spec: ExperimentSpec) -> BaseModel:
 def proposing_strategy(spec: ExperimentSpec) -> tuple[str, int | None, bool, BaseModel]:
     """(name, seed, dedup, params) of the multi-trial strategy that proposes architectures:
     the spec's strategy, or a one-shot strategy's `search` (its seed defaults to the
-    strategy's)."""
+    strategy's). A method that learns a distribution proposes its most probable
+    architectures itself; the engine still keeps a (random, deduplicating) strategy for it."""
+    if spec.strategy.name in LEARNED:  # its architectures come from the learned distribution
+        return "random", spec.strategy.seed, True, RandomParams()  # (never asked to propose)
     if spec.strategy.name in ONE_SHOT:
         search = strategy_params(spec).search
         seed = search.seed if search.seed is not None else spec.strategy.seed

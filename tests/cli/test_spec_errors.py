@@ -26,7 +26,7 @@ MALFORMED = [
                  "max_trial_duration: must be a positive duration, got 0", id="zero-duration"),
     pytest.param({"strategy": {"name": "evo"}},
                  "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, "
-                 "tpe, rl, nsga2, spos; did you mean 'evolution'?)", id="strategy-typo"),
+                 "tpe, rl, nsga2, spos, darts, gumbel_darts, proxyless, enas; did you mean 'evolution'?)", id="strategy-typo"),
     pytest.param({"strategy": {"name": "evolution", "population_size": "ten"}},
                  "strategy.population_size: must be a positive integer, got 'ten'",
                  id="strategy-param-type"),
@@ -119,7 +119,7 @@ def test_every_problem_is_listed(nas, write_spec, tmp_path, exp_dir):
     assert err.splitlines() == [
         "error: the spec has 3 problems:",
         "  strategy.name: unknown strategy 'grdi' (choose from random, grid, evolution, tpe, "
-        "rl, nsga2, spos; did you mean 'grid'?)",
+        "rl, nsga2, spos, darts, gumbel_darts, proxyless, enas; did you mean 'grid'?)",
         "  trial_concurrency: must be a positive integer, got 0",
         "  max_trial_number: must be a positive integer, got 0",
     ]

@@ -190,3 +190,100 @@ def nan_digits():
     x = torch.full((64, 1, 8, 8), float("nan"))
     y = torch.arange(64) % 10
     return TensorDataset(x, y), TensorDataset(x[:16], y[:16])
+
+
+
+class Only(nn.Module):
+    """Keeps one feature, zeroes the others."""
+
+    def __init__(self, feature: int):
+        super().__init__()
+        self.feature = feature
+
+    def forward(self, x):
+        mask = torch.zeros_like(x[:1])
+        mask[:, self.feature] = 1.0
+        return x * mask
+
+
+class Zero(nn.Module):
+    def forward(self, x):
+        return x.mul(0.0)
+
+
+def toy_ops() -> dict:
+    return {"zero": Zero(), "keep": nn.Identity(), "shift": Only(2)}
+
+
+@model_wrapper
+class Toy(nn.Module):
+    """A task one candidate of each decision solves: the label (4 classes) is the signs of the
+    first two features. The first reaches the head only through `op: keep`, the second only
+    through `input: [0]`; each decision adds its half of the accuracy. `width` (a ValueChoice
+    argument) only sizes a hidden layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.op = nn.LayerChoice(toy_ops(), label="op")
+        self.input = nn.InputChoice(2, 1, label="input")
+        width = nn.ValueChoice([4, 8], label="width")
+        self.hidden = nn.Linear(16, width)
+        self.head = nn.Linear(width, 4)
+
+    def forward(self, x):
+        a = Only(0)(self.op(x))
+        b = self.input([Only(1)(x), Zero()(x)])
+        return self.head(torch.relu(self.hidden(torch.cat([a, b], 1))))
+
+
+@model_wrapper
+class ToyLayers(nn.Module):
+    """The toy without ValueChoice arguments (what ProxylessNAS can search)."""
+
+    def __init__(self):
+        super().__init__()
+        self.op = nn.LayerChoice(toy_ops(), label="op")
+        self.input = nn.InputChoice(2, 1, label="input")
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        a = Only(0)(self.op(x))
+        b = self.input([Only(1)(x), Zero()(x)])
+        return self.head(torch.cat([a, b], 1))
+
+
+def toy_data():
+    """(train, val): 512 and 256 samples of 8 Gaussian features; the label is 2 * (second
+    feature > 0) + (first feature > 0)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(768, 8, generator=gen)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+    return TensorDataset(x[:512], y[:512]), TensorDataset(x[512:], y[512:])
+
+
+@model_wrapper
+class Kinds(nn.Module):
+    """Every mutable kind in a form every method can weigh: ValueChoice arguments (`width`,
+    `kernel`; off with `value_args=False`, for ProxylessNAS), a Repeat of LayerChoices (nested
+    decisions), a Cell merging all its nodes, an InputChoice of 2 of 3 inputs."""
+
+    def __init__(self, value_args: bool = True):
+        super().__init__()
+        width = nn.ValueChoice([4, 6], label="width") if value_args else 6
+        kernel = nn.ValueChoice([3, 5], label="kernel") if value_args else 3
+        self.conv = nn.Conv1d(2, width, kernel, padding=kernel // 2)
+        self.bn = nn.BatchNorm1d(width)
+        self.blocks = nn.Repeat(lambda b: nn.LayerChoice({
+            "conv": nn.Conv1d(width, width, 3, padding=1), "pool": nn.MaxPool1d(3, 1, 1),
+            "skip": nn.Identity()}, label=f"block{b}"), (1, 3), label="depth")
+        self.cell = nn.Cell({"conv": lambda node, op, source: nn.Conv1d(width, width, 1),
+                             "tanh": nn.Tanh()}, num_nodes=2, num_ops_per_node=2,
+                            num_predecessors=2, merge_op="all", label="cell")
+        self.pick = nn.InputChoice(3, n_chosen=2, reduction="sum", label="pick")
+        self.head = nn.Linear(width, 3)
+
+    def forward(self, x):
+        y = self.blocks(torch.relu(self.bn(self.conv(x))))
+        c = self.cell([y, y * 0.5])
+        h = self.pick([y, c[:, : y.shape[1]], c[:, y.shape[1]:]])
+        return self.head(h.mean(-1))

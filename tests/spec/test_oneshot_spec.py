@@ -67,6 +67,22 @@ def test_spos_keys_defaults_and_the_search_strategy(tmp_path: Path):
     pytest.param("strategy: {name: spos}\nearly_stopping: {type: median}\n",
                  "early_stopping: spos's search trials are not trained, so nothing can stop "
                  "early: remove early_stopping", id="early-stopping"),
+    pytest.param("strategy: {name: gumbel_darts, initial_temperature: 1, final_temperature: 2}\n",
+                 "strategy.final_temperature: must be at most initial_temperature (1.0), got 2.0",
+                 id="warming"),
+    pytest.param("strategy: {name: darts, penalty: {metric: size, weight: 1}}\n",
+                 "strategy.penalty.metric: must be one of params, flops, latency_ms, got 'size'",
+                 id="penalty-metric"),
+    pytest.param("strategy: {name: enas, penalty: {metric: flops}}\n",
+                 "strategy.penalty.weight: required", id="penalty-weight"),
+    pytest.param("strategy: {name: proxyless, search: {name: evolution}}\n",
+                 "strategy.search: unknown key (did you mean 'search_trials'?)",
+                 id="no-search-strategy"),
+    pytest.param("strategy: {name: darts, eval_paths: 3}\n",
+                 "strategy.eval_paths: unknown key", id="spos-key"),
+    pytest.param("strategy: {name: darts}\nearly_stopping: {type: median}\n",
+                 "early_stopping: darts's search trials are not trained, so nothing can stop "
+                 "early: remove early_stopping", id="early-stopping-darts"),
 ])
 def test_what_one_shot_refuses(tmp_path: Path, text: str, expected: str):
     base = with_minimal("").replace("model_space:\n  module: spaces.net\n  class: Net\n", "") \
@@ -83,3 +99,44 @@ def test_the_json_schema_lists_each_strategy_keys():
     assert {"supernet_epochs", "search", "search_trials", "retrain_top"} <= set(rules["spos"])
     assert "population_size" in rules["evolution"]
     assert "name" in schema["$defs"]["SearchStrategySpec"]["properties"]
+
+
+@pytest.mark.parametrize(("written", "name"), [("DARTS", "darts"), ("GumbelDARTS", "gumbel_darts"),
+                                               ("gumbel-darts", "gumbel_darts"),
+                                               ("Proxyless", "proxyless"), ("ENAS", "enas")])
+def test_the_learned_methods_under_their_own_and_nnis_names(tmp_path: Path, written: str,
+                                                             name: str):
+    spec = load_spec(write(tmp_path, with_minimal(f"strategy: {{name: {written}, seed: 3}}")))
+    assert spec.strategy.name == name
+    params = strategy_params(spec)
+    assert (params.search_trials, params.retrain_top, params.penalty) == (5, 0, None)
+    assert trial_limit(spec) == 5
+    assert proposing_strategy(spec)[:3] == ("random", 3, True)  # the engine's, never asked
+
+
+def test_each_learned_method_has_its_papers_defaults(tmp_path: Path):
+    def params(name: str):
+        return strategy_params(load_spec(write(tmp_path, with_minimal(f"strategy: {{name: {name}}}"))))
+
+    darts, gumbel, proxyless, enas = (params(n) for n in ("darts", "gumbel_darts", "proxyless",
+                                                          "enas"))
+    assert (darts.arch_learning_rate, darts.arch_weight_decay, darts.grad_clip) == (3e-4, 1e-3, 5.0)
+    assert (gumbel.hard, gumbel.initial_temperature, gumbel.final_temperature) == (True, 10.0, 0.1)
+    assert proxyless.arch_learning_rate == 1e-3
+    assert (enas.arch_learning_rate, enas.entropy_weight, enas.baseline_decay) == (3.5e-4, 1e-4,
+                                                                                   0.999)
+    spec = load_spec(write(tmp_path, with_minimal(
+        "strategy: {name: darts, penalty: {metric: latency_ms, weight: 0.2, target: 5}}")))
+    penalty = strategy_params(spec).penalty
+    assert (penalty.metric, penalty.weight, penalty.target, penalty.latency_batch_size) == (
+        "latency_ms", 0.2, 5.0, 1)
+    assert dump_spec(load_spec(write(tmp_path, dump_spec(spec), "again.yaml"),
+                               base_dir=tmp_path)) == dump_spec(spec)
+
+
+def test_the_json_schema_lists_the_learned_methods_keys():
+    rules = {r["if"]["properties"]["name"]["const"]: r["then"]["properties"]
+             for r in json_schema()["$defs"]["StrategySpec"]["allOf"]}
+    assert {"arch_learning_rate", "penalty", "warmup_epochs", "search_trials"} <= set(rules["darts"])
+    assert {"hard", "initial_temperature", "final_temperature"} <= set(rules["gumbel_darts"])
+    assert {"entropy_weight", "baseline_decay"} <= set(rules["enas"])

@@ -101,7 +101,7 @@ MALFORMED = [
         "strategy: {name: evo}\n",
         [
             "strategy.name: unknown strategy 'evo' (choose from random, grid, evolution, tpe, rl,"
-            " nsga2, spos; did you mean 'evolution'?)"
+            " nsga2, spos, darts, gumbel_darts, proxyless, enas; did you mean 'evolution'?)"
         ],
         id="strategy-name-unknown",
     ),
