@@ -7,14 +7,15 @@ from __future__ import annotations
 
 
 class NasError(Exception):
-    """Base of every error a user can cause. `exit_code` is what `nas` exits with."""
+    """Base of every error a user can cause. `exit_code` is what `nas` exits with: 2 for bad
+    input (the spec, an argument, an architecture, the model space or evaluator it names),
+    1 when the experiment could not do its job."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str):
         self.message = message
-        self.hint = hint
-        super().__init__(message if hint is None else f"{message} ({hint})")
+        super().__init__(message)
 
 
 class UsageError(NasError):
@@ -28,27 +29,24 @@ class SpecError(NasError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[str] | str, *, hint: str | None = None):
+    def __init__(self, problems: list[str] | str):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("; ".join(self.problems), hint=hint)
+        super().__init__("; ".join(self.problems))
 
 
 class SpaceError(NasError):
-    """The model space cannot be imported, built or frozen with the given architecture."""
+    """The model space cannot be imported, built or frozen with the given architecture (bad
+    input, like a bad spec)."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 class UnsupportedError(SpaceError):
     """A name of NNI's API that nas-cli does not have; the message says what to use instead."""
 
-    exit_code = 2
-
 
 class ArchError(SpaceError):
     """An architecture does not fit its space (missing, unknown or out-of-range label)."""
-
-    exit_code = 2
 
 
 class TrialError(NasError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from typing import Any
 
 
 def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
@@ -29,6 +31,29 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ..
     return tuple(exceptions), tuple(exits), tuple(aborts)
 
 
+class _Stderr(logging.StreamHandler):
+    """`warning: ...` lines on whatever sys.stderr is when they are written."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _log_to_stderr() -> None:
+    """nas-cli's warnings (e.g. a cleanup step that failed) reach the user as one line each."""
+    logger = logging.getLogger("nas_cli")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        logger.addHandler(_Stderr())
+        logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `nas` console script; returns (and exits with) the exit code."""
     import typer
@@ -37,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from nas_cli.cli._common import EXIT_INTERRUPTED, EXIT_USAGE, err
     from nas_cli.errors import NasError, SpecError
 
+    _log_to_stderr()
     click_errors, click_exits, click_aborts = _click_classes()
     command = typer.main.get_command(app)
     try:

@@ -1,9 +1,9 @@
-"""What every command shares: the consoles, one way to fail, exit codes."""
+"""What every command shares: the consoles, tables, exit codes (failures are NasErrors,
+turned into one line and an exit code by `nas_cli.cli.main`)."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, NoReturn
+from typing import Any
 
 from rich.console import Console
 
@@ -11,12 +11,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def abort(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """Print one clear line on stderr and exit with `code`."""
-    err.print(f"[bold red]error:[/] {message}", markup=True)
-    sys.exit(code)
 
 
 def print_table(table: Any) -> None:

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from nas_cli.cli._common import arch_text, fmt_metric, out, size_text
+from nas_cli.cli._common import arch_text, err, fmt_metric, out, size_text
 from nas_cli.experiment import Listener, Run
 from nas_cli.trials import TrialRecord, TrialState
 
@@ -69,6 +69,9 @@ class PlainProgress(Listener):
     def _say(self, text: str) -> None:
         if not self.quiet:
             out.print(text, markup=False)
+
+    def stopping(self, run: Run) -> None:
+        err.print(f"stopping experiment {run.id} (again to force)...", markup=False)
 
     def started(self, run: Run) -> None:
         self._say(f"experiment {run.id} ({run.spec.experiment_name}): up to "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 from nas_cli.cli._common import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
     arch_text,
     err,
@@ -27,21 +25,6 @@ def _listener(quiet: bool):
     if not quiet and out.is_terminal:
         return LiveProgress()
     return PlainProgress(quiet=quiet)
-
-
-def _install_signals(run) -> None:
-    """First Ctrl-C / SIGTERM: stop cleanly (trials marked interrupted); second: at once."""
-
-    def handler(signum, frame):
-        if run.closing:  # already cleaning up: interrupting that would leave a mess
-            return
-        if run.stop_requested:
-            raise KeyboardInterrupt
-        run.request_stop("interrupted")
-        err.print(f"stopping experiment {run.id} (again to force)...", markup=False)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 def _summary(run, quiet: bool) -> None:
@@ -96,17 +79,15 @@ def _front_table(run, shown: int = 10) -> None:
 
 
 def _execute(handle, quiet: bool, resume: bool = False) -> None:
-    """Run with signal handling; the summary; the exit code."""
-    from nas_cli.cli._common import abort
+    """Run (Ctrl-C stops cleanly, see `execute`); the summary; the exit code."""
     from nas_cli.errors import ExperimentError
     from nas_cli.experiment import execute
 
-    _install_signals(handle)
     try:
         execute(handle, resume=resume)
-    except ExperimentError as exc:
+    except ExperimentError:
         _summary(handle, quiet=True)
-        abort(exc.message, EXIT_FAILED)
+        raise
     _summary(handle, quiet)
     if handle.status == "interrupted":
         err.print(f"interrupted: continue with `nas resume {handle.id}`", markup=False)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nas_cli.cli._common import EXIT_FAILED, abort, err, fmt_metric, out
+from nas_cli.cli._common import err, fmt_metric, out
 
 
 def _parse_arch(text: str) -> dict:
@@ -57,7 +57,7 @@ def trial(
 
     The architecture may be one NNI wrote (its automatic labels `model_3`, indices as strings).
     """
-    from nas_cli.errors import ArchError, UsageError
+    from nas_cli.errors import ArchError, TrialError, UsageError
     from nas_cli.execution import execute
     from nas_cli.experiment import build_payload
     from nas_cli.space import UnknownLabelsWarning
@@ -89,7 +89,7 @@ def trial(
     result = execute(payload, 0, canonical, output, report, log=False)
     if result.failed:
         sys.stderr.write(result.traceback or "")
-        abort(f"trial failed: {result.error}", EXIT_FAILED)
+        raise TrialError(f"trial failed: {result.error}")
     params = "-" if result.params is None else f"{result.params:,}"
     out.print(f"{metric}={fmt_metric(result.metrics.get(metric))}  params={params}  "
               f"time={result.duration_s:.1f}s", markup=False)

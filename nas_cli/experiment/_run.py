@@ -6,6 +6,7 @@ the time limit, an exhausted space, too many failures at the start, a signal or 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -18,10 +19,11 @@ from typing import Any
 from nas_cli import store as st
 from nas_cli._files import atomic_write_text
 from nas_cli.errors import ClusterLost, ExperimentError, NasError, StoreError
-from nas_cli.execution import Backend, Finished, Intermediate
+from nas_cli.execution import Backend, Finished, Intermediate, short_error
 from nas_cli.experiment._constraints import Constraints
 from nas_cli.experiment._early import EarlyStopping
 from nas_cli.experiment._load import prepare_run
+from nas_cli.experiment._signals import stop_on_signals
 from nas_cli.pareto import dominates, oriented
 from nas_cli.spec import (
     ONE_SHOT,
@@ -35,6 +37,8 @@ from nas_cli.strategy import STRATEGIES
 from nas_cli.strategy import create as create_strategy
 from nas_cli.trials import RETRAIN_PHASE, TrialRecord, TrialState
 
+log = logging.getLogger("nas_cli")
+
 
 class Listener:
     """Progress callbacks (the CLI's live display implements them); all optional."""
@@ -46,6 +50,7 @@ class Listener:
     def trial_retried(self, run: Run, record: TrialRecord) -> None: ...  # lost, runs again
     def phase_started(self, run: Run, phase: str) -> None: ...    # one-shot phases
     def supernet_epoch(self, run: Run, metrics: dict[str, float]) -> None: ...
+    def stopping(self, run: Run) -> None: ...   # a first Ctrl-C / SIGTERM: stopping cleanly
     def finished(self, run: Run) -> None: ...
 
 
@@ -294,7 +299,16 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
 
 
 def execute(run: Run, *, resume: bool = False) -> Run:
-    """Run the experiment to its end (or until stopped); returns the finished run."""
+    """Run the experiment to its end (or until stopped); returns the finished run.
+
+    The first Ctrl-C or SIGTERM stops it cleanly (`run.status` is then "interrupted"), a
+    second one at once; the signal handlers in place before come back when it returns.
+    """
+    with stop_on_signals(run):
+        return _execute(run, resume)
+
+
+def _execute(run: Run, resume: bool) -> Run:
     spec = run.spec
     backend = None
     loop = _loop
@@ -379,8 +393,8 @@ def _close(run: Run, backend: Backend, store: Any) -> None:
     for step in steps:
         try:
             step()
-        except Exception:  # noqa: BLE001 - keep closing; the first error is reported
-            continue
+        except Exception as exc:  # noqa: BLE001 - keep closing; the first error is reported
+            log.warning("experiment %s: while closing: %s", run.id, short_error(exc))
 
 
 def _final_status(run: Run) -> str:
@@ -596,8 +610,9 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
         run.settle(record)
         try:
             store.finish(record)
-        except Exception:  # noqa: BLE001 - the store may be closing; results.json still says it
-            pass
+        except Exception as exc:  # noqa: BLE001 - results.json still says it
+            log.warning("trial %d: cannot mark it interrupted in the store: %s", record.number,
+                        short_error(exc))
 
 
 _RESULTS_EVERY_S = 0.5

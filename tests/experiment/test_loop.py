@@ -163,3 +163,47 @@ def test_resuming_a_finished_experiment_runs_nothing_more(tmp_path):
     run_experiment(resumed, resume=True)
     assert resumed.status == "done"
     assert results(resumed)["trials"] == before
+
+
+def test_a_python_caller_gets_the_clis_ctrl_c_and_its_handlers_back(tmp_path):
+    """A real SIGINT during `execute` from Python: the run stops cleanly (not a traceback),
+    the listener hears it once, and the caller's own handler is in place afterwards."""
+    import os
+    import signal
+
+    heard = []
+
+    class Interrupting(Recorder):
+        def stopping(self, run: Run) -> None:
+            heard.append(run.stop_requested)
+
+    def mine(signum, frame):  # the caller's handler, before and after
+        raise AssertionError("the caller's handler ran during the experiment")
+
+    listener = Interrupting(on_finished=lambda run, n: n == 1 and os.kill(os.getpid(), signal.SIGINT))
+    run = new_run(tmp_path, InlineBackend(1), listener, max_trial_number=5)
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        run_experiment(run)
+        assert signal.getsignal(signal.SIGINT) is mine
+        assert signal.getsignal(signal.SIGTERM) is not None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert heard == ["interrupted"]
+    assert run.status == "interrupted" and results(run)["status"] == "interrupted"
+    assert len([r for r in run.records.values() if r.state is TrialState.COMPLETE]) == 1
+
+
+def test_a_failing_cleanup_step_is_logged_and_the_others_still_run(tmp_path, caplog):
+    class BrokenShutdown(InlineBackend):
+        def shutdown(self) -> None:
+            super().shutdown()
+            raise RuntimeError("the pool would not close")
+
+    run = new_run(tmp_path, BrokenShutdown(1), max_trial_number=2)
+    with caplog.at_level("WARNING", logger="nas_cli"):
+        run_experiment(run)
+    assert run.status == "done" and results(run)["status"] == "done"
+    assert not (run.path / "run.pid").exists()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"experiment {run.id}: while closing: RuntimeError: the pool would not close"]

@@ -77,7 +77,7 @@ def test_nas_space_reuses_an_unchanged_space_and_rebuilds_an_edited_one(tmp_path
     source = (spec.parent / "space.py").read_text()  # broken on its first line: as ever
     (spec.parent / "space.py").write_text("from blocks import WIDTH\n" + source)
     code, out, err, _ = _nas("space", spec, "--json", cwd=tmp_path)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # the user's space is input: bad input
     assert err.startswith("error: model_space.module: importing space.py failed: "
                           f"{spec.parent / 'space.py'}:1: ImportError: cannot import name 'WIDTH'")
 

@@ -1,0 +1,42 @@
+"""Ctrl-C and SIGTERM while an experiment runs, for the CLI and Python callers alike."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas_cli.experiment._run import Run
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_on_signals(run: Run) -> Iterator[None]:
+    """While the block runs, the first Ctrl-C or SIGTERM asks the experiment to stop cleanly
+    (running trials end interrupted, `nas resume` reruns them) and a second one stops it at
+    once; while it closes, signals wait. The handlers in place before come back afterwards.
+    Signals reach only the main thread: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if run.closing:  # already cleaning up: interrupting that would leave a mess
+            return
+        if run.stop_requested:
+            raise KeyboardInterrupt
+        run.request_stop("interrupted")
+        run.listener.stopping(run)
+
+    saved = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    for sig in SIGNALS:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
