@@ -366,7 +366,7 @@ def _execute(run: Run, resume: bool) -> Run:
         run.request_stop("interrupted")
         run.stop_reason = f"stopped: {exc}"
     finally:
-        _close(run, backend, store)
+        _close(run, backend, store, reported=None if failure is None else str(failure))
     if failure is not None:
         raise failure if isinstance(failure, NasError) else StoreError(str(failure))
     if run.status == "failed":
@@ -374,13 +374,15 @@ def _execute(run: Run, resume: bool) -> Run:
     return run
 
 
-def _close(run: Run, backend: Backend, store: Any) -> None:
+def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) -> None:
     """Stop the workers and leave the store and results.json consistent; each step is tried
-    even if an earlier one fails (a full disk must not leave workers behind)."""
+    even if an earlier one fails (a full disk must not leave workers behind). A step that
+    fails is a warning, unless its error is `reported`, the one the run stops with (a full
+    disk fails every write: the user reads it once)."""
     run.closing = True  # a further Ctrl-C now waits for this (it takes a few seconds at most)
     steps = [
         backend.shutdown,
-        lambda: _interrupt_running(run, store, run.stop_requested or "interrupted"),
+        lambda: _interrupt_running(run, store, run.stop_requested or "interrupted", reported),
         lambda: setattr(run, "status", _final_status(run)),
         lambda: store.set_meta("nas:elapsed", run.elapsed()),
         lambda: store.set_meta("nas:status", run.status),
@@ -394,7 +396,8 @@ def _close(run: Run, backend: Backend, store: Any) -> None:
         try:
             step()
         except Exception as exc:  # noqa: BLE001 - keep closing; the first error is reported
-            log.warning("experiment %s: while closing: %s", run.id, short_error(exc))
+            if str(exc) != reported:
+                log.warning("experiment %s: while closing: %s", run.id, short_error(exc))
 
 
 def _final_status(run: Run) -> str:
@@ -602,7 +605,7 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     run.listener.trial_finished(run, record)
 
 
-def _interrupt_running(run: Run, store: Any, why: str) -> None:
+def _interrupt_running(run: Run, store: Any, why: str, reported: str | None = None) -> None:
     for record in run.running:
         record.state = TrialState.INTERRUPTED
         record.error = f"{why} while running; `nas resume` reruns it"
@@ -611,8 +614,9 @@ def _interrupt_running(run: Run, store: Any, why: str) -> None:
         try:
             store.finish(record)
         except Exception as exc:  # noqa: BLE001 - results.json still says it
-            log.warning("trial %d: cannot mark it interrupted in the store: %s", record.number,
-                        short_error(exc))
+            if str(exc) != reported:
+                log.warning("trial %d: cannot mark it interrupted in the store: %s",
+                            record.number, short_error(exc))
 
 
 _RESULTS_EVERY_S = 0.5

@@ -331,6 +331,7 @@ class TrialStore:
     @property
     def study(self) -> Any:
         if self._study is None:
+            self._writer.commit()  # grouped writes (a simulated run) are Optuna's to read too
             with _optuna_errors(self.path):
                 import optuna
 

@@ -123,7 +123,7 @@ def test_a_run_whose_training_dies_resumes_after_its_last_epoch(tmp_path):
 def test_a_space_the_method_cannot_search_is_refused_before_anything_runs(nas, tmp_path):
     spec = spec_file(tmp_path, "digits", "DigitsNet", name="Proxyless")
     code, out, err = nas("run", spec, "--exp-dir", tmp_path / "exps")
-    assert code == 1
+    assert code == 2
     assert err.count("\n") == 1 and "one-shot proxyless: DigitsNet.conv1.conv3x3 takes " \
         "ValueChoice arguments (channels), which ProxylessNAS does not handle (as in NNI): use " \
         "darts, gumbel_darts, enas or spos" in err

@@ -47,6 +47,6 @@ def test_a_diverging_supernet_fails_the_run_in_one_line(tmp_path):
 def test_a_space_that_cannot_become_a_supernet_is_refused_before_anything_runs(nas, tmp_path):
     spec = spec_file(tmp_path, {"module": str(ZOO), "class": "TooManyCopies"}, "digits")
     code, out, err = nas("run", spec, "--exp-dir", tmp_path / "exps")
-    assert code == 1
+    assert code == 2
     assert err.count("\n") == 1 and "TooManyCopies.unit (Gate)" in err and "72" in err
     assert not (tmp_path / "exps").exists() or not any((tmp_path / "exps").iterdir())
