@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from nas_cli.distributions import Distribution
 from nas_cli.errors import ArchError, SpaceError
 from nas_cli.space._context import recording, unfixed
-from nas_cli.space._value import arch_values, choice_leaves, contains_choice, describe, same_value
+from nas_cli.space._value import (
+    CHOICE_ARGS,
+    arch_values,
+    choice_leaves,
+    contains_choice,
+    describe,
+    same_value,
+)
 
 if TYPE_CHECKING:  # torch is imported where a space is built, not where one is read from JSON
     from torch import nn
@@ -741,7 +748,6 @@ def _record_values(module: nn.Module, path: _Path, recorder: _Recorder) -> None:
     """The ValueChoices a module holds: its init arguments (a `nas_cli.nn` module or a
     `@basic_unit`) and attributes it keeps (`self.repeats = nn.ValueChoice(...)`)."""
     from nas_cli.space._mutables import MUTABLES
-    from nas_cli.space._wrap import CHOICE_ARGS
 
     held = []
     for hidden in (CHOICE_ARGS, MUTABLES):

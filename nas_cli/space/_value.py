@@ -559,6 +559,16 @@ ChoiceOf = ValueChoiceX
 MaybeChoice = _MaybeChoice()
 
 
+#: The attribute where a `nas_cli.nn` module or a `@basic_unit` built with ValueChoice
+#: arguments keeps them, as `(args, kwargs)`; discovery and the supernet read it.
+CHOICE_ARGS = "_nas_choice_args"
+
+
+def recorded_arguments(module: Any) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """The `(args, kwargs)` with ValueChoices a module was built with, or None."""
+    return module.__dict__.get(CHOICE_ARGS)
+
+
 def contains_choice(obj: Any) -> bool:
     """Whether `obj` (possibly nested in lists, tuples, dicts) holds a ValueChoice."""
     if isinstance(obj, ValueChoiceX):

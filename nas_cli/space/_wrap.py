@@ -22,9 +22,8 @@ from nas_cli.space._context import (
     model_build,
     unfixed,
 )
-from nas_cli.space._value import contains_choice, first_values
-
-CHOICE_ARGS = "_nas_choice_args"
+from nas_cli.space._discover import search_space
+from nas_cli.space._value import CHOICE_ARGS, contains_choice, first_values
 
 
 def _record(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -117,8 +116,6 @@ def model_wrapper(cls: type) -> type:
         arch = current_fixed()
         with model_build() as outermost:
             if outermost and arch is not None and not fixed_is_validated():
-                from nas_cli.space._discover import search_space
-
                 with unfixed():
                     space = search_space(type(self), _bind(original, args, kwargs))
                 canonical = space.validate(arch, allow_unknown=fixed_allows_unknown())
