@@ -85,10 +85,3 @@ class Backend(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         """Stop every worker (and what they started); idempotent."""
-
-
-def format_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

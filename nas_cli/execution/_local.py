@@ -34,8 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nas_cli.durations import format_duration
 from nas_cli.execution import _memory as memory
-from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.execution._base import Backend, Event, Finished, Intermediate
 from nas_cli.execution._gpu import GpuSlots, trial_env
 from nas_cli.trials import TrialOutcome, TrialState
 

@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nas_cli.durations import format_duration
 from nas_cli.errors import ClusterLost, ExperimentError
 from nas_cli.execution import _memory as memory
-from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.execution._base import Backend, Event, Finished, Intermediate
 from nas_cli.execution._ray_actor import Inbox, TrialActor
 from nas_cli.trials import TrialOutcome, TrialState
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas_cli.durations import format_duration
 from nas_cli.errors import SpecError, TrialError
-from nas_cli.execution._base import Backend, Event, Finished, Intermediate, format_duration
+from nas_cli.execution._base import Backend, Event, Finished, Intermediate
 from nas_cli.trials import TrialOutcome, TrialState
 
 LOST = "simulated failure: the worker was lost"

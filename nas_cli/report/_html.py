@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli._files import atomic_write_text
+from nas_cli.durations import format_elapsed
 from nas_cli.errors import NasError
 from nas_cli.report._space import choice_names, read_space, value_key, value_text
 from nas_cli.store import STUDY, ExperimentInfo
@@ -135,7 +136,7 @@ class _View:
             ("space", f"{data['space_size']:,} architectures"
                       if isinstance(data.get("space_size"), int) else
                       "infinitely many architectures" if "space_size" in data else "-"),
-            ("elapsed", _duration(data.get("elapsed_s")) + self.clock_note),
+            ("elapsed", format_elapsed(data.get("elapsed_s")) + self.clock_note),
         ]
         if data.get("stop_reason"):
             facts.append(("stopped because", data["stop_reason"]))
@@ -419,7 +420,7 @@ class _View:
             cells = [str(self.ranks[record.number]), str(record.number), _fmt(record.metric),
                      *(_fmt(record.metrics.get(m)) for m in extra),
                      f"{record.params:,}" if record.params is not None else "-",
-                     _duration(record.duration_s)]
+                     format_elapsed(record.duration_s)]
             body.append("<tr>" + "".join(f"<td class=\"num\">{html.escape(c)}</td>" for c in cells)
                         + f"<td>{self.arch_html(record.arch)}</td></tr>")
         return _table(head, body, "top-table")
@@ -467,15 +468,6 @@ def _finite(value: float | None) -> bool:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}m {secs:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
 def _short(text: str, width: int = 24) -> str:

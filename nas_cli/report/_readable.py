@@ -18,6 +18,7 @@ from optuna.study import StudyDirection
 from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
 
+from nas_cli.durations import format_elapsed
 from nas_cli.errors import StoreError
 from nas_cli.report._space import SPACE_ATTR, choice_names, renamed
 
@@ -145,7 +146,7 @@ def study_attrs(attrs: dict[str, Any], metric: str | Sequence[str] | None) -> di
         if isinstance(attrs.get(key), int | float):
             value = attrs[key]
             out[name] = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
-                         if key == "nas:created" else f"{value:.0f}s")
+                         if key == "nas:created" else format_elapsed(value))
     if "nas:spec_dir" in attrs:
         out["spec folder"] = attrs["nas:spec_dir"]
     if "nas:spec" in attrs:

@@ -1,15 +1,15 @@
 """The experiment spec: load and check a YAML spec, write it back, its JSON schema."""
 
+from nas_cli.durations import format_duration, parse_duration
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS, early_stopping_params
 from nas_cli.spec._load import (
     dump_spec,
-    format_duration,
     json_schema,
     load_spec,
     resolve_path,
     validate_spec,
 )
-from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec, parse_duration
+from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec
 from nas_cli.spec._strategy_params import (
     LEARNED,
     MULTI_TRIAL,

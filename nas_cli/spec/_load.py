@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from nas_cli.durations import format_duration
 from nas_cli.errors import SpecError
 from nas_cli.spec._models import ExperimentSpec, resolve_under
 from nas_cli.spec._problems import problems, show
@@ -56,21 +57,11 @@ def dump_spec(spec: ExperimentSpec) -> str:
     """The spec as YAML, defaults and overrides included; `load_spec` reads it back unchanged."""
     data = spec.model_dump(mode="json", by_alias=True)
     for key in ("max_experiment_duration", "max_trial_duration"):
-        if data[key] is not None:
+        if data[key] is not None and data[key] == int(data[key]):  # a fraction stays a number
             data[key] = format_duration(data[key])
     if data["max_trial_memory"] is not None:
         data["max_trial_memory"] = format_size(data["max_trial_memory"])
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def format_duration(seconds: float) -> str | float:
-    """1800 -> '30m', 90 -> '90s'; a fraction of a second stays a plain number of seconds."""
-    if seconds != int(seconds):
-        return seconds
-    whole = int(seconds)
-    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    unit, size = next((unit, size) for unit, size in units if whole % size == 0)
-    return f"{whole // size}{unit}"
 
 
 def format_size(size: int) -> str | int:

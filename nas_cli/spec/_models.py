@@ -23,35 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from nas_cli.durations import parse_duration
 from nas_cli.evaluator._cost import COST_METRICS
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
 from nas_cli.spec._problems import key_error, show, unknown, with_params
 from nas_cli.spec._search import searchable, searched_fields
 from nas_cli.spec._strategy_params import MULTI_TRIAL, ONE_SHOT, StrategySpec
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> float | None:
-    """'30m' -> 1800.0; a bare number is seconds; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"must be a duration like 30s, 5m, 2h or 1d, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"must be a duration like 30s, 5m, 2h or 1d, got {value!r}")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ValueError(f"must be a duration like 30s, 5m, 2h or 1d, got {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"must be a positive duration, got {value!r}")
-    return seconds
-
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)([iI]?[bB])?\s*$")
 _UNIT_BYTES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
