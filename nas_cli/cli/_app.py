@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from nas_cli.cli import export, report, run, schema, space, status, stop, trial, view
+from nas_cli.cli import bench, export, report, run, schema, space, status, stop, trial, view
 
 app = typer.Typer(
     name="nas", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,3 +21,4 @@ app.command()(stop.stop)
 app.command()(schema.schema)
 app.command()(view.view)
 app.command()(report.report)
+app.command()(bench.bench)

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 from nas_cli._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see _LAZY
-    from nas_cli.experiment._load import build_payload, load_attr, load_evaluator, load_space
+    from nas_cli.experiment._load import (
+        build_payload,
+        load_attr,
+        load_evaluator,
+        load_space,
+        prepare_run,
+    )
     from nas_cli.experiment._run import (
         Listener,
         Run,
@@ -26,6 +32,7 @@ _LAZY = {
     "load_attr": "nas_cli.experiment._load",
     "load_evaluator": "nas_cli.experiment._load",
     "load_space": "nas_cli.experiment._load",
+    "prepare_run": "nas_cli.experiment._load",
     "Listener": "nas_cli.experiment._run",
     "Run": "nas_cli.experiment._run",
     "create_experiment": "nas_cli.experiment._run",
@@ -35,6 +42,7 @@ _LAZY = {
 }
 
 __all__ = ["Listener", "Run", "build_payload", "create_experiment", "execute", "load_attr",
-           "load_evaluator", "load_space", "open_experiment", "resume_experiment"]
+           "load_evaluator", "load_space", "open_experiment", "prepare_run",
+           "resume_experiment"]
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -85,6 +85,8 @@ class Run:
     # elapsed time, durations and the time limit are virtual, and results.json says so).
     clock: Callable[[], float] = field(default=time.time, repr=False)
     virtual: bool = False
+    # (space, payload bytes, payload) of `prepare_run`, made once for many runs (`nas bench`)
+    prepared: tuple[Any, bytes, Any] | None = field(default=None, repr=False)
     # Kept up to date as trials start and end, so each trial costs the same at 100,000 trials
     # as at 10 (no rescan of every record).
     _running: dict[int, TrialRecord] = field(default_factory=dict, repr=False)
@@ -315,9 +317,10 @@ def _execute(run: Run, resume: bool) -> Run:
     try:
         backend = (run.backend_factory or default_backend)(spec)
         backend.prepare()  # workers import torch while this process builds the space
-        # a space known from an earlier run: neither the user's code nor torch imported here
-        space, payload_bytes, payload = prepare_run(
-            spec, shared_files=spec.training_service.platform != "ray")
+        if run.prepared is None:  # (`nas bench` prepares once for its many runs)
+            # a space known from an earlier run: neither the user's code nor torch imported here
+            run.prepared = prepare_run(spec, shared_files=spec.training_service.platform != "ray")
+        space, payload_bytes, payload = run.prepared
         # refuse, before anything runs, a strategy that cannot search this space
         STRATEGIES[proposing_strategy(spec)[0]].check(space, len(spec.objectives))
         if spec.strategy.name in ONE_SHOT:  # phases: supernet, search, retrain

@@ -78,12 +78,12 @@ class TPEParams(_Params):
 
 
 class RLParams(_Params):
-    """REINFORCE on a policy over the decisions, as in NNI's PolicyBasedRL."""
+    """Policy gradient with rank-based advantages (see nas_cli/strategy/_rl.py)."""
 
-    samples_per_update: int = Field(5, gt=0)
-    learning_rate: float = Field(0.05, gt=0)
-    baseline_decay: float = Field(0.9, ge=0, lt=1)
-    entropy_weight: float = Field(0.01, ge=0)
+    samples_per_update: int = Field(1, gt=0)       # a step after every this many results
+    learning_rate: float = Field(0.5, gt=0)        # step size on the policy's logits
+    window: int = Field(20, ge=2)                  # the latest results ranked against each other
+    entropy_weight: float = Field(0.0, ge=0)
 
 
 class NSGA2Params(_Params):

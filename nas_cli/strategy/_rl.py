@@ -1,12 +1,21 @@
-"""Policy-gradient RL (REINFORCE), in the spirit of NNI's PolicyBasedRL.
+"""Policy-gradient RL (REINFORCE with rank-based advantages), in the spirit of NNI's
+PolicyBasedRL, tuned for NAS budgets of a few hundred trials.
 
 The policy holds one vector of logits per decision; an architecture is sampled by walking the
-decision tree. Every `samples_per_update` results it takes a REINFORCE step on
-(reward - moving-average baseline) / spread, with an entropy bonus. Written in torch.
+decision tree. Every `samples_per_update` results, it takes a gradient step on the mean of
+advantage x log-probability over the latest `window` results, where an architecture's advantage
+is its rank among them, centred: from -1/2 (the worst) to +1/2 (the best). Ranks rather than
+raw rewards make the step independent of the metric's scale and of outliers (a diverged
+trial at 10% accuracy would otherwise set every other advantage), and a short window is a
+baseline that moves with the policy. A failed or pruned trial ranks below every result.
+
+Plain Python: the policy is a few small vectors (no torch in the driver).
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from typing import Any
 
 from nas_cli.strategy._base import Strategy
@@ -22,23 +31,14 @@ class RLStrategy(Strategy):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        import torch
-
-        self.logits = {label: torch.zeros(len(d.candidates), requires_grad=True)
-                       for label, d in self.space.decisions.items()}
-        params = list(self.logits.values())  # a space without decisions has nothing to learn
-        self.optimizer = torch.optim.Adam(params, lr=self.params.learning_rate) if params else None
-        self.batch: list[tuple[dict[str, Any], float]] = []
-        self.baseline: float | None = None
-        self.spread: float | None = None  # the reward scale; set by the first batch that varies
-        self.worst: float | None = None
+        self.logits = {label: [0.0] * len(d.candidates) for label, d in self.space.decisions.items()}
+        self.recent: deque[tuple[dict[str, Any], float]] = deque(maxlen=self.params.window)
+        self.told = 0
         self._refresh()
 
     def _refresh(self) -> None:
-        """The policy's probabilities as plain lists (sampling then needs no torch)."""
-        import torch
-
-        self.probs = {label: torch.softmax(t.detach(), 0).tolist() for label, t in self.logits.items()}
+        """The policy's probabilities (softmax of each decision's logits)."""
+        self.probs = {label: _softmax(logits) for label, logits in self.logits.items()}
 
     def _sample(self) -> dict[str, Any]:
         """An architecture drawn from the policy."""
@@ -59,48 +59,58 @@ class RLStrategy(Strategy):
         return self.random_new()
 
     def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
-        if score is None:  # a failure is as bad as the worst result seen
-            if self.worst is None:
-                return
-            score = self.worst
-        self.worst = score if self.worst is None else min(self.worst, score)
-        self.batch.append((arch, score))
-        if len(self.batch) >= self.params.samples_per_update:
+        self.recent.append((arch, -math.inf if score is None else score))
+        self.told += 1
+        if self.told % self.params.samples_per_update == 0:
             self._update()
 
     def _update(self) -> None:
-        import torch
-
-        if self.optimizer is None:
-            self.batch = []
+        """One ascent step on mean(advantage x log pi(arch)) + entropy_weight x entropy."""
+        if len(self.recent) < 2:
             return
-
-        rewards = [score for _, score in self.batch]
-        mean = sum(rewards) / len(rewards)
-        if self.baseline is None:
-            self.baseline = mean
-        decay = self.params.baseline_decay
-        # Half the batch's range; a batch without one (a single result, equal rewards) measures
-        # its distance to the baseline instead.
-        spread = (max(rewards) - min(rewards)) / 2 or max(abs(r - self.baseline) for r in rewards)
-        if spread > 0:
-            self.spread = spread if self.spread is None else \
-                decay * self.spread + (1 - decay) * spread
-        scale = self.spread or 1.0  # no spread yet: every advantage is 0 anyway
-        loss = torch.zeros(())
-        for arch, reward in self.batch:
-            advantage = (reward - self.baseline) / scale
-            log_prob = torch.zeros(())
+        advantages = _centred_ranks([score for _, score in self.recent])
+        step = self.params.learning_rate / len(self.recent)
+        gradient = {label: [0.0] * len(logits) for label, logits in self.logits.items()}
+        for (arch, _), advantage in zip(self.recent, advantages):
+            if advantage == 0.0:
+                continue
             for label, value in arch.items():
-                index = self.space.decisions[label].index_of(value)
-                log_prob = log_prob + torch.log_softmax(self.logits[label], dim=0)[index]
-            loss = loss - advantage * log_prob
-        entropy = sum(-(torch.softmax(t, 0) * torch.log_softmax(t, 0)).sum()
-                      for t in self.logits.values())
-        loss = loss / len(self.batch) - self.params.entropy_weight * entropy
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        self.baseline = decay * self.baseline + (1 - decay) * mean
-        self.batch = []
+                chosen = self.space.decisions[label].index_of(value)
+                row = gradient[label]
+                for index, p in enumerate(self.probs[label]):  # d log p(chosen) / d logit
+                    row[index] += advantage * ((index == chosen) - p)
+        weight = self.params.entropy_weight
+        for label, logits in self.logits.items():
+            probs = self.probs[label]
+            if weight:
+                entropy = -sum(p * math.log(p) for p in probs if p > 0)
+                bonus = [weight * -p * (math.log(p) + entropy) if p > 0 else 0.0 for p in probs]
+            else:
+                bonus = [0.0] * len(probs)
+            for index in range(len(logits)):
+                logits[index] += step * gradient[label][index] + self.params.learning_rate * \
+                    bonus[index]
         self._refresh()
+
+
+def _softmax(logits: list[float]) -> list[float]:
+    top = max(logits)
+    exps = [math.exp(x - top) for x in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _centred_ranks(scores: list[float]) -> list[float]:
+    """Each score's rank among `scores` (ties share their mean rank), mapped to [-1/2, 1/2]."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2
+        start = end + 1
+    last = len(scores) - 1
+    return [rank / last - 0.5 for rank in ranks]

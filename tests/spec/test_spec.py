@@ -129,10 +129,10 @@ MALFORMED = [
         id="evolution-params",
     ),
     pytest.param(
-        "strategy: {name: rl, baseline_decay: 1, learning_rate: 0}\n",
+        "strategy: {name: rl, window: 1, learning_rate: 0}\n",
         [
             "strategy.learning_rate: must be a positive number, got 0",
-            "strategy.baseline_decay: must be a number >= 0 and < 1, got 1",
+            "strategy.window: must be an integer >= 2, got 1",
         ],
         id="rl-params",
     ),
