@@ -136,3 +136,10 @@ def test_the_shipped_tables_match_their_spaces():
     digits = read_table(REPO / "bench/data/digits_table.csv", search_space(DigitsBenchNet),
                         "val_acc")
     assert len(digits) == 648 and not digits.has_seconds
+    from bench.data.mlp_space import DigitsMLPNet
+
+    mlp_space = search_space(DigitsMLPNet)
+    mlp = read_table(REPO / "bench/data/mlp_curves.csv", mlp_space, "val_acc")
+    assert len(mlp) == mlp_space.size == 3024 and mlp.has_seconds
+    assert all(len(r.curve) == 12 and r.curve[-1] == r.metrics["val_acc"]
+               for r in mlp.rows.values())
