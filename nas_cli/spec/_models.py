@@ -203,8 +203,10 @@ class TableEvaluatorSpec(_Section):
     """table: a trial is a look-up in a table of results measured beforehand."""
 
     type: Literal["table"]
-    path: Annotated[str, AfterValidator(_table_file)]
-    sqlite_table: str | None = None
+    path: Annotated[str, AfterValidator(_table_file)] = Field(description=(
+        "the table: .csv, .json or SQLite (.db, .sqlite), relative to the spec's folder"))
+    sqlite_table: str | None = Field(None, description=(
+        "the table's name in a SQLite file that holds several"))
 
 
 EvaluatorSpec = Annotated[
@@ -273,13 +275,18 @@ class TrainingServiceSpec(_Section):
     use_active_gpu: bool = True
     cpus_per_trial: float | None = Field(None, gt=0)
     # simulated: a cluster of `workers` on a virtual clock, over a table evaluator
-    workers: int | None = Field(None, gt=0)
-    trial_seconds: float = Field(1.0, gt=0)         # a trial's time where the table has none
-    time_noise: float = Field(0.0, ge=0)            # trial times x exp(time_noise * N(0, 1))
-    stragglers: float = Field(0.0, ge=0, le=1)      # the share of trials that straggle...
-    straggler_factor: float = Field(4.0, ge=1)      # ...taking this many times longer
-    failure_rate: float = Field(0.0, ge=0, le=1)    # the share of trials lost part-way
-    seed: int | None = None                         # the simulation's draws (default 0)
+    workers: int | None = Field(None, gt=0, description=(
+        "simulated: the cluster's size (the trial concurrency; default trial_concurrency)"))
+    trial_seconds: float = Field(1.0, gt=0, description=(
+        "simulated: a trial's time where the table has no seconds"))
+    time_noise: float = Field(0.0, ge=0, description=(
+        "simulated: trial times are multiplied by exp(time_noise x N(0, 1))"))
+    stragglers: float = Field(0.0, ge=0, le=1, description=(
+        "simulated: the share of trials that straggle, taking straggler_factor times longer"))
+    straggler_factor: float = Field(4.0, ge=1, description="simulated: see stragglers")
+    failure_rate: float = Field(0.0, ge=0, le=1, description=(
+        "simulated: the share of trials lost part-way (their worker was lost)"))
+    seed: int | None = Field(None, description="simulated: the seed of its draws (default 0)")
 
     @model_validator(mode="after")
     def _simulated_keys(self) -> TrainingServiceSpec:

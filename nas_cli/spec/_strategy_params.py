@@ -78,12 +78,12 @@ class TPEParams(_Params):
 
 
 class RLParams(_Params):
-    """Policy gradient with rank-based advantages (see nas_cli/strategy/_rl.py)."""
+    """Policy gradient whose advantages are ranks among the latest `window` results."""
 
-    samples_per_update: int = Field(1, gt=0)       # a step after every this many results
-    learning_rate: float = Field(0.5, gt=0)        # step size on the policy's logits
-    window: int = Field(20, ge=2)                  # the latest results ranked against each other
-    entropy_weight: float = Field(0.0, ge=0)
+    samples_per_update: int = Field(1, gt=0, description="a step after every this many results")
+    learning_rate: float = Field(0.5, gt=0, description="the step size on the policy's logits")
+    window: int = Field(20, ge=2, description="the latest results ranked against each other")
+    entropy_weight: float = Field(0.0, ge=0, description="an entropy bonus (more exploration)")
 
 
 class NSGA2Params(_Params):
