@@ -2,7 +2,8 @@
 
 A trial is a look-up in the table; it "takes" the table's training seconds (or
 `trial_seconds`), optionally stretched by noise, by a straggler factor for a share of trials,
-or cut short by a simulated failure. Its per-epoch curve arrives as intermediate results spread
+or cut short by a simulated failure (a lost worker: the engine retries the trial as it would
+on a real cluster, up to `max_trial_retries`). Its per-epoch curve arrives as intermediate results spread
 evenly over that time. `events()` jumps the clock to the next moment something happens and
 returns what happens then, so the engine sees results in the order a real asynchronous cluster
 would deliver them, and a run of days on 512 workers replays in seconds. Pruning stops a trial
@@ -112,7 +113,8 @@ class SimulatedBackend(Backend):
         else:
             outcome = TrialOutcome(error=reason, duration_s=ends,
                                    intermediate=trial.reported(trial.ends))
-        self._push(trial, trial.ends, Finished(number, outcome, state, reason))
+        lost = reason == LOST  # not the trial's fault: the engine retries it (max_trial_retries)
+        self._push(trial, trial.ends, Finished(number, outcome, state, reason, lost=lost))
 
     def _push(self, trial: _Trial, when: float, event: Event) -> None:
         heapq.heappush(self._queue, (when, self._order, trial, event))
