@@ -150,6 +150,7 @@ def _variant(spec: ExperimentSpec, strategy: str, seed: int, trials: int,
 
 def check_bench(spec: ExperimentSpec, strategies: Sequence[str]) -> list[str]:
     """The canonical strategy names; a spec without a table is refused in one line."""
+    from nas_cli.spec import MULTI_TRIAL
     from nas_cli.spec._strategy_params import canonical_strategy
 
     if spec.evaluator.type != "table":
@@ -161,6 +162,9 @@ def check_bench(spec: ExperimentSpec, strategies: Sequence[str]) -> list[str]:
             canonical = canonical_strategy(name.strip())
         except ValueError as exc:
             raise UsageError(f"--strategies: {exc}") from None
+        if canonical not in MULTI_TRIAL:
+            raise UsageError(f"--strategies: {canonical} is one-shot search: it trains a "
+                             f"supernet, which a table cannot; compare {', '.join(MULTI_TRIAL)}")
         if canonical not in names:
             names.append(canonical)
     return names

@@ -33,7 +33,9 @@ def test_bench_refuses_bad_input_in_one_line(nas, tmp_path, write_spec):
     code, _, err = nas("bench", spec, "--strategies", "random,evo")
     assert code == 2 and err.strip() == (
         "error: --strategies: unknown strategy 'evo' (choose from random, grid, evolution, "
-        "tpe, rl; did you mean 'evolution'?)")
+        "tpe, rl, spos; did you mean 'evolution'?)")
+    code, _, err = nas("bench", spec, "--strategies", "random,spos")
+    assert code == 2 and err.strip().startswith("error: --strategies: spos is one-shot search")
     code, _, err = nas("bench", spec, "--workers", "8,0")
     assert code == 2 and err.strip() == (
         "error: --workers: must be positive whole numbers separated by commas, got '8,0'")
