@@ -156,6 +156,9 @@ def check_bench(spec: ExperimentSpec, strategies: Sequence[str]) -> list[str]:
     if spec.evaluator.type != "table":
         raise UsageError("nas bench replays a table: the spec needs evaluator.type: table "
                          "(with evaluator.path: FILE)")
+    if len(spec.objectives) > 1:
+        raise UsageError(f"nas bench compares strategies on one objective; the spec has "
+                         f"{len(spec.objectives)}: keep the one to compare on")
     names = []
     for name in strategies:
         try:

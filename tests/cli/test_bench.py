@@ -31,9 +31,9 @@ def test_bench_prints_the_comparison_and_writes_the_report(nas, tmp_path):
 def test_bench_refuses_bad_input_in_one_line(nas, tmp_path, write_spec):
     spec = table_spec(tmp_path, write_table(tmp_path, every_row()))
     code, _, err = nas("bench", spec, "--strategies", "random,evo")
-    assert code == 2 and err.strip() == (
-        "error: --strategies: unknown strategy 'evo' (choose from random, grid, evolution, "
-        "tpe, rl, spos; did you mean 'evolution'?)")
+    assert code == 2 and err.strip().startswith("error: --strategies: unknown strategy 'evo' "
+                                                "(choose from random, grid, evolution, ")
+    assert err.strip().endswith("; did you mean 'evolution'?)")
     code, _, err = nas("bench", spec, "--strategies", "random,spos")
     assert code == 2 and err.strip().startswith("error: --strategies: spos is one-shot search")
     code, _, err = nas("bench", spec, "--workers", "8,0")
