@@ -77,15 +77,19 @@ def _regret_figure(result: Any, workers: int, xs: list[float], best_at: Any, axi
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    later: list[float] = []  # what the y axis shows: the first tenth's large regrets are cut
     for index, strategy in enumerate(result.strategies):
         runs = result.of(strategy, workers)
         if runs:
             mean = [_mean_regret(result, [best_at(r, x) for r in runs]) for x in xs]
+            later += [m for m in mean[len(mean) // 10:] if m is not None and math.isfinite(m)]
             fig.add_trace(go.Scatter(x=xs, y=mean, name=strategy, mode="lines",
                                      line={"color": _PALETTE[index % len(_PALETTE)]}))
     against = "time" if axis == "virtual seconds" else "trials"
     fig.update_layout(title=f"mean regret against {against}", xaxis_title=axis,
                       yaxis_title="mean regret")
+    if later and max(later) > 0:
+        fig.update_yaxes(range=[0, 1.1 * max(later)])
     return _figure(fig, name, height=360)
 
 
