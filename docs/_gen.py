@@ -1,7 +1,9 @@
-"""Generated reference pages: the spec (from its pydantic models) and the CLI (from the Typer app).
+"""Generated reference pages: the spec (from its pydantic models), the strategies (from the
+spec's table of them) and the CLI (from the Typer app).
 
-Used by `_hooks.py` at build time (a page holding `<!-- nas:spec-reference -->` or
-`<!-- nas:cli-reference -->` gets the generated text there) and by tests/docs.
+Used by `_hooks.py` at build time (a page holding `<!-- nas:spec-reference -->`,
+`<!-- nas:strategy-table -->` or `<!-- nas:cli-reference -->` gets the generated text there)
+and by tests/docs.
 """
 
 from __future__ import annotations
@@ -126,6 +128,17 @@ def spec_reference() -> str:
                 parts += ["", f"### early stopping `{rule}`", "", _doc(params), "",
                           model_table(params, "early_stopping.")]
     return "\n".join(parts) + "\n"
+
+
+def strategy_table() -> str:
+    """The strategies a spec can name, NNI's names beside ours (from `STRATEGY_TABLE`)."""
+    from nas_cli.spec import STRATEGY_TABLE
+
+    rows = ["| strategy | NNI's name | what it does | good for |", "|---|---|---|---|"]
+    for s in STRATEGY_TABLE:
+        nni = ", ".join(f"`{n}`" for n in s.nni) or "—"
+        rows.append(f"| `{s.name}` | {nni} | {s.what} | {s.good_for} |")
+    return "\n".join(rows)
 
 
 def _variant(model: type[BaseModel]) -> str:

@@ -11,6 +11,7 @@ import _gen  # noqa: E402
 
 _MARKERS = {
     "<!-- nas:spec-reference -->": _gen.spec_reference,
+    "<!-- nas:strategy-table -->": _gen.strategy_table,
     "<!-- nas:cli-reference -->": _gen.cli_reference,
 }
 

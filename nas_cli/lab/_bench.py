@@ -150,8 +150,7 @@ def _variant(spec: ExperimentSpec, strategy: str, seed: int, trials: int,
 
 def check_bench(spec: ExperimentSpec, strategies: Sequence[str]) -> list[str]:
     """The canonical strategy names; a spec without a table is refused in one line."""
-    from nas_cli.spec import MULTI_TRIAL
-    from nas_cli.spec._strategy_params import canonical_strategy
+    from nas_cli.spec import MULTI_TRIAL, canonical_strategy
 
     if spec.evaluator.type != "table":
         raise UsageError("nas bench replays a table: the spec needs evaluator.type: table "

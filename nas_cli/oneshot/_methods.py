@@ -312,7 +312,7 @@ class ENAS(Learned):
 
 
 LEARNED_METHODS: dict[str, type[Learned]] = {
-    "darts": DARTS, "gumbel_darts": GumbelDARTS, "proxyless": Proxyless, "enas": ENAS}
+    cls.name: cls for cls in (DARTS, GumbelDARTS, Proxyless, ENAS)}
 
 
 def check_method(supernet: Any, name: str, params: Any) -> None:

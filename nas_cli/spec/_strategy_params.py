@@ -1,7 +1,9 @@
-"""Each strategy's own parameters (the keys of `strategy:` besides name, seed and dedup)."""
+"""The strategies a spec can name (`STRATEGY_TABLE`, NNI's names included) and each one's own
+parameters (the keys of `strategy:` besides name, seed and dedup)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,33 +12,6 @@ from nas_cli.spec._problems import key_error, show, unknown, with_params
 
 if TYPE_CHECKING:
     from nas_cli.spec._models import ExperimentSpec
-
-MULTI_TRIAL = ("random", "grid", "evolution", "tpe", "rl", "nsga2")  # train every sampled architecture
-# Train one supernet and rank architectures on the weights they inherit: SPOS samples paths
-# uniformly and searches with a multi-trial strategy; the others learn a distribution over the
-# architectures while the supernet trains (LEARNED).
-LEARNED = ("darts", "gumbel_darts", "proxyless", "enas")
-ONE_SHOT = ("spos", *LEARNED)
-STRATEGIES = MULTI_TRIAL + ONE_SHOT
-
-# Lower-cased names with '_' and '-' removed -> canonical name; NNI's names included.
-_ALIASES = {
-    **{name: name for name in STRATEGIES},
-    "gridsearch": "grid",
-    "regularizedevolution": "evolution",
-    "policybasedrl": "rl",
-    "randomoneshot": "spos",
-    "nsgaii": "nsga2",
-    "gumbeldarts": "gumbel_darts",
-}
-
-
-def canonical_strategy(name: Any) -> str:
-    """'RegularizedEvolution' -> 'evolution'; an unknown name raises ValueError with a hint."""
-    key = str(name).lower().replace("_", "").replace("-", "")
-    if isinstance(name, str) and key in _ALIASES:
-        return _ALIASES[key]
-    raise ValueError(unknown("strategy", name, STRATEGIES, _ALIASES))
 
 
 class _Params(BaseModel):
@@ -247,19 +222,101 @@ class ENASParams(_LearnedParams):
                                                                  "average decay")
 
 
-STRATEGY_PARAMS: dict[str, type[_Params]] = {
-    "random": RandomParams,
-    "grid": GridParams,
-    "evolution": EvolutionParams,
-    "tpe": TPEParams,
-    "rl": RLParams,
-    "nsga2": NSGA2Params,
-    "spos": SPOSParams,
-    "darts": DARTSParams,
-    "gumbel_darts": GumbelDARTSParams,
-    "proxyless": ProxylessParams,
-    "enas": ENASParams,
-}
+@dataclass(frozen=True)
+class StrategyName:
+    """A strategy as a spec names it: its NNI names (accepted too), its own keys, and what the
+    docs say of it."""
+
+    name: str
+    kind: Literal["multi-trial", "one-shot"]
+    nni: tuple[str, ...]
+    params: type[_Params]
+    what: str
+    good_for: str
+    learned: bool = False  # one-shot, learns a distribution while the supernet trains
+    aliases: tuple[str, ...] = ()  # other spellings accepted
+
+
+#: Every strategy, once: spec validation, `nas bench`, the engine and the docs read this.
+STRATEGY_TABLE: tuple[StrategyName, ...] = (
+    StrategyName(
+        "random", "multi-trial", ("Random",), RandomParams,
+        "uniform over architectures (with `dedup`, each once; the run ends when the space is "
+        "exhausted)", "a baseline; small budgets; many workers"),
+    StrategyName(
+        "grid", "multi-trial", ("GridSearch",), GridParams,
+        "every architecture once, in an order fixed by the seed (a seeded shuffle, or an affine "
+        "permutation for huge spaces)", "small spaces searched exhaustively"),
+    StrategyName(
+        "evolution", "multi-trial", ("RegularizedEvolution",), EvolutionParams,
+        "regularized (aging) evolution: the best of `sample_size` random members of the "
+        "population is mutated, the oldest member leaves",
+        "the most robust choice for medium budgets; tolerant of many asynchronous workers"),
+    StrategyName(
+        "tpe", "multi-trial", ("TPE",), TPEParams,
+        "Optuna's Tree-structured Parzen Estimator over the decisions (`multivariate`, "
+        "`constant_liar` for parallel workers)",
+        "medium budgets, spaces with few strongly interacting decisions"),
+    StrategyName(
+        "rl", "multi-trial", ("PolicyBasedRL",), RLParams,
+        "policy gradient on one vector of logits per decision; an architecture's advantage is "
+        "its rank among the latest `window` results",
+        "small and medium budgets on one or a few workers"),
+    StrategyName(
+        "nsga2", "multi-trial", (), NSGA2Params,
+        "Optuna's NSGA-II: generations, non-dominated sorting and crowding distance",
+        "several objectives (a Pareto front)", aliases=("NSGA-II",)),
+    StrategyName(
+        "spos", "one-shot", ("RandomOneShot",), SPOSParams,
+        "one-shot: trains one weight-sharing supernet, scores architectures on inherited "
+        "weights with a multi-trial `search` strategy, retrains the best "
+        "([one-shot search](oneshot.md))", "large spaces; a budget of a few trainings"),
+    StrategyName(
+        "darts", "one-shot", ("DARTS",), DARTSParams,
+        "one-shot, differentiable: every candidate weighted by a softmax over architecture "
+        "parameters learned on validation batches; the derived and most probable architectures "
+        "scored, the derived retrained "
+        "([learned distributions](oneshot.md#methods-that-learn-a-distribution))",
+        "cell spaces of cheap candidates; beware the collapse to skip connections",
+        learned=True),
+    StrategyName(
+        "gumbel_darts", "one-shot", ("GumbelDARTS",), GumbelDARTSParams,
+        "one-shot: Gumbel-softmax samples (one path with `hard: true`) at an annealed "
+        "temperature", "DARTS's speed with one path's memory", learned=True),
+    StrategyName(
+        "proxyless", "one-shot", ("Proxyless",), ProxylessParams,
+        "one-shot: one sampled path per step, binary-gate gradients for the architecture",
+        "large candidates; latency-aware search (no `ValueChoice` arguments)", learned=True),
+    StrategyName(
+        "enas", "one-shot", ("ENAS",), ENASParams,
+        "one-shot: a controller samples paths, learns by REINFORCE from their validation "
+        "accuracy", "any space; non-differentiable rewards", learned=True),
+)
+
+STRATEGIES = tuple(s.name for s in STRATEGY_TABLE)
+MULTI_TRIAL = tuple(s.name for s in STRATEGY_TABLE if s.kind == "multi-trial")  # train each one
+# Train one supernet and rank architectures on the weights they inherit: SPOS samples paths
+# uniformly and searches with a multi-trial strategy; the others learn a distribution over the
+# architectures while the supernet trains (LEARNED).
+ONE_SHOT = tuple(s.name for s in STRATEGY_TABLE if s.kind == "one-shot")
+LEARNED = tuple(s.name for s in STRATEGY_TABLE if s.learned)
+STRATEGY_PARAMS: dict[str, type[_Params]] = {s.name: s.params for s in STRATEGY_TABLE}
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+# Lower-cased names with '_' and '-' removed -> canonical name; NNI's names included.
+_ALIASES = {**{s.name: s.name for s in STRATEGY_TABLE},
+            **{_key(alias): s.name for s in STRATEGY_TABLE for alias in (s.name, *s.nni, *s.aliases)}}
+
+
+def canonical_strategy(name: Any) -> str:
+    """'RegularizedEvolution' -> 'evolution'; an unknown name raises ValueError with a hint."""
+    if isinstance(name, str) and _key(name) in _ALIASES:
+        return _ALIASES[_key(name)]
+    raise ValueError(unknown("strategy", name, STRATEGIES, _ALIASES))
 
 
 def strategy_params(spec: ExperimentSpec) -> BaseModel:

@@ -1,16 +1,17 @@
 """Search strategies: which architecture to try next.
 
-| name      | NNI name              | what                                               |
-|-----------|-----------------------|----------------------------------------------------|
-| random    | Random                | uniform sampling, optional dedup                   |
-| grid      | GridSearch            | every architecture once, seeded order              |
-| evolution | RegularizedEvolution  | aging evolution: tournament + mutation             |
-| tpe       | TPE                   | Optuna's TPE sampler over the decision tree        |
-| rl        | PolicyBasedRL         | REINFORCE on a per-decision policy                 |
-| nsga2     | -                     | Optuna's NSGA-II sampler (several objectives)      |
+| name      | what                                               |
+|-----------|----------------------------------------------------|
+| random    | uniform sampling, optional dedup                   |
+| grid      | every architecture once, seeded order              |
+| evolution | aging evolution: tournament + mutation             |
+| tpe       | Optuna's TPE sampler over the decision tree        |
+| rl        | policy gradient on a per-decision policy           |
+| nsga2     | Optuna's NSGA-II sampler (several objectives)      |
 
 Every strategy but grid and rl also samples continuous ranges; every one but rl also learns
-from several objectives (a Pareto front).
+from several objectives (a Pareto front). The names a spec accepts (NNI's too) are listed
+once, in `nas_cli.spec.STRATEGY_TABLE`; `STRATEGIES` maps the multi-trial ones to their class.
 """
 
 from __future__ import annotations
@@ -25,14 +26,8 @@ from nas_cli.strategy._random import RandomStrategy
 from nas_cli.strategy._rl import RLStrategy
 from nas_cli.strategy._tpe import TPEStrategy
 
-STRATEGIES: dict[str, type[Strategy]] = {
-    "random": RandomStrategy,
-    "grid": GridStrategy,
-    "evolution": EvolutionStrategy,
-    "tpe": TPEStrategy,
-    "rl": RLStrategy,
-    "nsga2": NSGA2Strategy,
-}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
+    RandomStrategy, GridStrategy, EvolutionStrategy, TPEStrategy, RLStrategy, NSGA2Strategy)}
 
 __all__ = ["STRATEGIES", "EvolutionStrategy", "GridStrategy", "NSGA2Strategy", "RLStrategy",
            "RandomStrategy", "Strategy", "TPEStrategy", "arch_key", "create"]

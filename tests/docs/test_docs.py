@@ -54,6 +54,15 @@ def test_the_cli_reference_documents_every_command_and_option():
                 assert f"`{option}`" in text, f"nas {command} {option} is not documented"
 
 
+def test_the_strategies_page_names_every_strategy_and_its_nni_names():
+    from nas_cli.spec import STRATEGY_TABLE
+
+    text = _gen().strategy_table()
+    assert "<!-- nas:strategy-table -->" in (DOCS / "strategies.md").read_text()
+    for entry in STRATEGY_TABLE:
+        assert all(f"`{name}`" in text for name in (entry.name, *entry.nni)), entry.name
+
+
 def test_every_page_is_in_the_navigation():
     nav = (DOCS.parent / "mkdocs.yml").read_text()
     assert [p.name for p in PAGES if p.name not in nav] == []
