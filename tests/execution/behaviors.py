@@ -42,25 +42,23 @@ def arch(do: str, width: int = 1) -> dict[str, Any]:
 
 def evaluate(model: torch.nn.Module, arch: dict[str, Any], record: str = "") -> dict[str, float]:
     """What `arch["do"]` says; "gpu" appends {gpus, start, end} to the `record` file; "log"
-    prints a line and waits for the file `record + ".go"`; "files" writes a small and a big
+    prints a line and waits for the file `record + ".go"`; "stream" reports three values and
+    waits for `record + ".streamed"`; "files" writes a small and a big
     file in its trial folder."""
     do = arch["do"]
     print(f"trial in pid {os.getpid()}: {do}", flush=True)
     with torch.no_grad():
         model(torch.ones(1, 2))
-    if do == "stream":
+    if do == "stream":  # three values, then it waits for `record + ".streamed"`
         for step in range(3):
             report_intermediate_result(0.1 * (step + 1))
-            time.sleep(0.4 if step < 2 else 2.0)  # the last value arrives well before the end
+        _wait_for_file(f"{record}.streamed")
     elif do == "report":  # a minute of reports, ten a second (until early stopping ends it)
         for step in range(600):
             report_intermediate_result(step / 1000)
             time.sleep(0.1)
     elif do == "log":
-        release = f"{record}.go"
-        deadline = time.monotonic() + 60
-        while not os.path.exists(release) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for_file(f"{record}.go")
     elif do == "files":
         folder = os.environ["NAS_TEST_TRIAL_DIR"]
         os.makedirs(os.path.join(folder, "ckpt"), exist_ok=True)
@@ -95,6 +93,13 @@ def evaluate(model: torch.nn.Module, arch: dict[str, Any], record: str = "") -> 
             handle.write(json.dumps(line) + "\n")
     return {"default": float(arch["width"]), "threads": float(torch.get_num_threads()),
             "pid": float(os.getpid())}
+
+
+def _wait_for_file(path: str, limit_s: float = 60) -> None:
+    """Until the test creates `path` (at most `limit_s`, so a failing test cannot hang)."""
+    deadline = time.monotonic() + limit_s
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class RecordingEvaluator(FunctionEvaluator):

@@ -159,21 +159,24 @@ def test_a_trial_completes_with_metrics(backend: Backend, tmp_path: Path) -> Non
     assert (tmp_path / str(number) / "metrics.json").is_file()
 
 
-def test_intermediate_results_stream_while_the_trial_runs(backend: Backend,
-                                                          tmp_path: Path) -> None:
+def test_intermediate_results_stream_while_the_trial_runs(backend: Backend, tmp_path: Path,
+                                                          record: Path) -> None:
+    """The trial reports three values, then waits until the test has seen all three."""
     runs_user_code(backend)
+    streamed = Path(f"{record}.streamed")
+    streamed.unlink(missing_ok=True)  # the record file is shared by the module's backends
     number = submit(backend, tmp_path, "stream")
-    finished, intermediate = [], []
-    deadline = time.monotonic() + 60
-    while not finished:
-        assert time.monotonic() < deadline
+    intermediate: list[Intermediate] = []
+    deadline = time.monotonic() + 60  # a guard against a hang, not a speed check
+    while len(intermediate) < 3:
+        assert time.monotonic() < deadline, intermediate
         for event in backend.events(timeout=0.1):
             if event.number == number:
-                target = finished if isinstance(event, Finished) else intermediate
-                target.append((time.monotonic(), event))
-    assert [(e.step, round(e.value, 3)) for _, e in intermediate] == [(0, 0.1), (1, 0.2), (2, 0.3)]
-    assert finished[0][0] - intermediate[-1][0] > 1.0  # the trial slept 2 s after its last report
-    assert finished[0][1].state is TrialState.COMPLETE
+                assert not isinstance(event, Finished), event  # it waits for the file
+                intermediate.append(event)
+    assert [(e.step, round(e.value, 3)) for e in intermediate] == [(0, 0.1), (1, 0.2), (2, 0.3)]
+    streamed.touch()
+    assert wait_for(backend, [number])[0][number].state is TrialState.COMPLETE
 
 
 def test_a_raising_trial_fails_with_its_reason(backend: Backend, tmp_path: Path) -> None:
@@ -186,11 +189,9 @@ def test_a_raising_trial_fails_with_its_reason(backend: Backend, tmp_path: Path)
 
 
 def test_a_trial_past_its_time_limit_fails(backend: Backend, tmp_path: Path) -> None:
-    number = submit(backend, tmp_path, "sleep", timeout=1.0)
-    started = time.monotonic()
-    event = wait_for(backend, [number])[0][number]
+    number = submit(backend, tmp_path, "sleep", timeout=1.0)  # it sleeps 60 s
+    event = wait_for(backend, [number], limit=50)[0][number]  # ended: it did not sleep it out
     assert (event.state, event.reason) == (TrialState.FAILED, "timed out after 1s")
-    assert time.monotonic() - started < 15
 
 
 @pytest.mark.parametrize("do", ["exit", "kill"])
@@ -214,10 +215,8 @@ def test_cancel_ends_a_running_trial_with_the_requested_state(
     number = submit(backend, tmp_path, "sleep")
     time.sleep(0.5)
     backend.cancel(number, state, "stopped by the test")
-    started = time.monotonic()
-    event = wait_for(backend, [number], limit=15)[0][number]
+    event = wait_for(backend, [number], limit=50)[0][number]  # the trial sleeps 60 s
     assert (event.state, event.reason) == (state, "stopped by the test")
-    assert time.monotonic() - started < 10
     backend.cancel(number, state, "again")  # a finished trial: nothing happens
 
 

@@ -4,8 +4,7 @@ early, and the completed trials are still ranked.
 
 The space has 10 architectures (`width` 1..10). Odd widths are "bad": they report 0.1 at every
 step, even widths report 0.9 (the same value for all, so no good trial is ever below a median of
-good ones); the final metric adds width / 1000 so the ranking is known. A full trial takes
-STEPS * SLEEP seconds.
+good ones); the final metric adds width / 1000 so the ranking is known.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from typing import Any
 
 STEPS = 10
 SLEEP = 0.2
-FULL_S = STEPS * SLEEP
 
 SCRIPT = textwrap.dedent('''
     import time
@@ -81,15 +79,12 @@ def check_pruning(results: dict, *, at_least: int) -> None:
         assert trial["arch"]["width"] % 2 == 1
         assert trial["error"].startswith("pruned at step "), trial["error"]
         assert "rank" not in trial and trial["metric"] is None
+        # it stopped itself at a report: a kill after the grace period (10 s) would have
+        # let it report every step (a full trial takes STEPS * SLEEP = 2 s)
         assert len(trial.get("intermediate", [])) < STEPS
     # Every good architecture completes: it is never below the median of the others.
     assert {t["arch"]["width"] for t in complete} >= {2, 4, 6, 8, 10}
 
-    # Pruned trials stopped themselves at their next report (no kill after the grace period):
-    # their worker was free long before a full trial's time.
-    full = min(t["duration_s"] for t in complete)
-    assert full >= FULL_S
-    assert max(t["duration_s"] for t in pruned) < 0.7 * FULL_S, pruned
 
     # Completed trials are ranked best first, then the pruned ones follow without a rank.
     ranked = [t for t in trials if "rank" in t]
