@@ -37,7 +37,8 @@ class TrialState(str, enum.Enum):
 
 @dataclass
 class TrialRecord:
-    """Everything kept about one trial; the store, results.json and reports share it."""
+    """Everything kept about one trial; the store, results.json and reports share it (the
+    store writes it as `TrialDetails` in study.db and `TrialEntry` in results.json)."""
 
     number: int
     arch: dict[str, Any]
@@ -55,41 +56,6 @@ class TrialRecord:
     # earlier attempts lost with their worker or node: {"attempt", "error", "node", ...}
     attempts: list[dict[str, Any]] = field(default_factory=list)
     phase: str | None = None                # one-shot: "search" (inherited weights), "retrain"
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"trial": self.number, "arch": self.arch, "status": self.state.value,
-               "metric": self.metric, "metrics": self.metrics, "params": self.params,
-               "duration_s": None if self.duration_s is None else round(self.duration_s, 3)}
-        if self.values is not None:
-            out["values"] = self.values
-        if self.phase is not None:
-            out["phase"] = self.phase
-            out["inherited"] = self.phase == INHERITED_PHASE  # metric measured untrained
-        if self.error is not None:
-            out["error"] = self.error
-        if self.intermediate:
-            out["intermediate"] = [[s, v] for s, v in self.intermediate]
-        if self.peak_memory is not None:
-            out["peak_memory"] = self.peak_memory
-        if self.node is not None:
-            out["node"] = self.node
-        if self.attempts:
-            out["attempts"] = self.attempts
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrialRecord:
-        return cls(
-            number=int(data["trial"]), arch=dict(data.get("arch") or {}),
-            state=TrialState(data.get("status", "running")), metric=data.get("metric"),
-            values=data.get("values"),
-            metrics=dict(data.get("metrics") or {}),
-            intermediate=[(int(s), float(v)) for s, v in data.get("intermediate") or []],
-            params=data.get("params"), duration_s=data.get("duration_s"), error=data.get("error"),
-            peak_memory=data.get("peak_memory"), node=data.get("node"),
-            attempts=list(data.get("attempts") or []),
-            phase=data.get("phase"),
-        )
 
 
 @dataclass

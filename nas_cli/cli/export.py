@@ -37,7 +37,7 @@ def export(
     info = load_info(resolve(experiments_root(exp_dir), experiment))
     if pareto and len(info.objectives) < 2:
         raise UsageError(f"--pareto: experiment {info.id} has one objective "
-                         f"({info.objectives[0]['metric'] if info.objectives else '?'}); "
+                         f"({info.objectives[0].metric}); "
                          "use --top K")
     spec = None
     if fmt in (Format.code, Format.model):

@@ -29,7 +29,7 @@ def view(
 
     require_dashboard()
     info = load_info(resolve(experiments_root(exp_dir), experiment))
-    names = [o.get("metric") for o in info.objectives if o.get("metric")]
+    names = [o.metric for o in info.objectives]
     dashboard = open_dashboard(info.path, metric=names or None)
     server = serve(dashboard.app, host, port)
     shown = f"[{host}]" if ":" in host else host

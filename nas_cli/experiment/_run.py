@@ -243,9 +243,9 @@ def open_experiment(path: Path, listener: Listener | None = None) -> Run:
     from nas_cli.spec import load_spec
 
     try:
-        base_dir = st.read_results(path).get("spec_dir")
+        base_dir = st.read_results(path).spec_dir
     except StoreError:  # damaged results.json: study.db knows the spec's folder too
-        base_dir = st.study_meta(path, "nas:spec_dir")
+        base_dir = st.study_meta(path).spec_dir
     spec = load_spec(path / st.SPEC, base_dir=Path(base_dir) if base_dir else None)
     if st.driver_alive(path):
         from nas_cli.errors import UsageError
@@ -271,11 +271,14 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
     if resume:
         for stale in run.path.rglob(".*.tmp"):  # half-written by a process killed mid-write
             stale.unlink(missing_ok=True)
-        store.set_space(store.get_meta("nas:space"))
-        run.elapsed_before = float(store.get_meta("nas:elapsed", 0.0))
-        run.created = float(store.get_meta("nas:created", run.created))
-        run.infeasible = int(store.get_meta("nas:infeasible", 0))
-        run.reruns = {int(k): v for k, v in store.get_meta("nas:reruns", {}).items()}
+        meta = store.meta()
+        if meta.space is None:
+            raise StoreError(f"{store.path} holds no search space: start a new experiment")
+        store.set_space(meta.space)
+        run.elapsed_before = meta.elapsed or 0.0
+        run.created = meta.created if meta.created is not None else run.created
+        run.infeasible = meta.infeasible or 0
+        run.reruns = dict(meta.reruns or {})
         history = []
         for record in store.records():
             if record.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.INTERRUPTED):
@@ -293,10 +296,8 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
         strategy.restore(history)
     else:
         store.set_space(space.to_json())
-        store.set_meta("nas:name", spec.experiment_name)
-        store.set_meta("nas:spec", dump_spec(spec))
-        store.set_meta("nas:spec_dir", str(spec.base_dir))
-        store.set_meta("nas:created", run.created)
+        store.save_meta(st.StudyMeta(name=spec.experiment_name, spec=dump_spec(spec),
+                                     spec_dir=str(spec.base_dir), created=run.created))
     return strategy, requeue
 
 
@@ -387,9 +388,8 @@ def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) 
         backend.shutdown,
         lambda: _interrupt_running(run, store, run.stop_requested or "interrupted", reported),
         lambda: setattr(run, "status", _final_status(run)),
-        lambda: store.set_meta("nas:elapsed", run.elapsed()),
-        lambda: store.set_meta("nas:status", run.status),
-        lambda: store.set_meta("nas:infeasible", run.infeasible),
+        lambda: store.save_meta(st.StudyMeta(elapsed=run.elapsed(), status=run.status,
+                                             infeasible=run.infeasible)),
         store.close,
         lambda: _write_results(run),
         lambda: (run.path / st.PID).unlink(missing_ok=True),
@@ -488,7 +488,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
 
 
 def _save_reruns(run: Run, store: Any) -> None:
-    store.set_meta("nas:reruns", {str(k): v for k, v in run.reruns.items()})
+    store.save_meta(st.StudyMeta(reruns=run.reruns))
 
 
 _FEASIBLE_TRIES = 1000
@@ -644,17 +644,15 @@ def _write_results(run: Run, *, soon: bool = False) -> None:
 
 def _write_results_now(run: Run) -> None:
     spec = run.spec
-    st.write_results(
-        run.path, experiment=run.id, name=spec.experiment_name or run.id, status=run.status,
-        objective={"metric": spec.objective.metric, "mode": spec.objective.mode},
-        objectives=[{"metric": o.metric, "mode": o.mode} for o in spec.objectives],
-        records=list(run.records.values()),
-        extra={"created": run.created, "updated": time.time(), "elapsed_s": round(run.elapsed(), 2),
-               "max_trial_number": trial_limit(spec), "target_trials": run.target,
-               "trial_concurrency": spec.trial_concurrency, "strategy": spec.strategy.name,
-               "space_size": None if run.space_size == math.inf else run.space_size,
-               "infeasible": run.infeasible, "spec_dir": str(spec.base_dir),
-               "stop_reason": run.stop_reason,
-               # simulated backends: elapsed_s and every duration_s are in virtual seconds
-               "clock": "virtual" if run.virtual else "wall", **run.extra},
-    )
+    objectives = [st.Objective(metric=o.metric, mode=o.mode) for o in spec.objectives]
+    st.write_results(run.path, st.Results(
+        experiment=run.id, name=spec.experiment_name or run.id, status=run.status,
+        objective=objectives[0], **({"objectives": objectives} if len(objectives) > 1 else {}),
+        created=run.created, updated=time.time(), elapsed_s=round(run.elapsed(), 2),
+        max_trial_number=trial_limit(spec), target_trials=run.target,
+        trial_concurrency=spec.trial_concurrency, strategy=spec.strategy.name,
+        space_size=None if run.space_size == math.inf else run.space_size,
+        infeasible=run.infeasible, spec_dir=str(spec.base_dir), stop_reason=run.stop_reason,
+        # simulated backends: elapsed_s and every duration_s are in virtual seconds
+        clock="virtual" if run.virtual else "wall", **run.extra,
+    ), list(run.records.values()))

@@ -23,7 +23,7 @@ class InheritedWeights:
         if not checkpoint.is_file():
             raise UsageError(f"experiment {path.name} has no trained supernet ({checkpoint} is "
                              "missing): finish it with `nas resume` first")
-        spec_dir = read_results(path).get("spec_dir")
+        spec_dir = read_results(path).spec_dir
         spec = load_spec(path / SPEC, base_dir=Path(spec_dir) if spec_dir else None)
         self.payload, _ = build_payload(spec)
         self.checkpoint = checkpoint

@@ -15,20 +15,20 @@ FORMATS = ("dict", "json", "code", "model")
 def top_trials(info: ExperimentInfo, k: int) -> list[TrialRecord]:
     """Completed trials, best first (results.json's ranking)."""
     records = info.records
-    ranks = {r.number: t.get("rank") for r, t in zip(records, info.data.get("trials", []))}
+    ranks = {t.trial: t.rank for t in info.results.trials}
     ranked = [r for r in records if r.state is TrialState.COMPLETE and ranks.get(r.number)]
-    ranked.sort(key=lambda r: ranks[r.number])
+    ranked.sort(key=lambda r: ranks[r.number] or 0)
     return ranked[:k]
 
 
 def front_trials(info: ExperimentInfo) -> list[TrialRecord]:
     """The Pareto front (several objectives), by the first objective, best first; with one
     objective, the best trial(s)."""
-    front = set(info.data.get("pareto_front") or [])
+    front = set(info.results.pareto_front or [])
     if not front:
         return top_trials(info, 1)
     records = [r for r in info.records if r.number in front]
-    mode = info.objectives[0].get("mode", "maximize")
+    mode = info.objectives[0].mode
     records.sort(key=lambda r: (-(r.metric or 0) if mode == "maximize" else (r.metric or 0),
                                 r.number))
     return records
@@ -37,17 +37,17 @@ def front_trials(info: ExperimentInfo) -> list[TrialRecord]:
 def values_of(info: ExperimentInfo, record: TrialRecord) -> dict[str, float | None]:
     """{metric: value} of a trial's objectives."""
     values = record.values if record.values is not None else [record.metric]
-    return {o["metric"]: v for o, v in zip(info.objectives, values)}
+    return {o.metric: v for o, v in zip(info.objectives, values)}
 
 
 def _code(info: ExperimentInfo, record: TrialRecord, spec: dict[str, Any]) -> str:
     space = spec.get("model_space", {})
     module, cls = space.get("module", "?"), space.get("class", "?")
-    spec_dir = info.data.get("spec_dir", ".")
+    spec_dir = info.results.spec_dir or "."
     kwargs = space.get("init_kwargs") or {}
     mutators = space.get("mutators") or []
     lines = [
-        f"# trial {record.number}: {info.data.get('objective', {}).get('metric')} = {record.metric}",
+        f"# trial {record.number}: {info.results.objective.metric} = {record.metric}",
         "from nas_cli import freeze",
         "from nas_cli.experiment import load_attr",
         "from pathlib import Path",

@@ -21,7 +21,7 @@ from nas_cli.durations import format_elapsed
 from nas_cli.errors import NasError
 from nas_cli.report._space import choice_names, read_space, value_key, value_text
 from nas_cli.store import STUDY, ExperimentInfo
-from nas_cli.trials import TrialRecord, TrialState
+from nas_cli.trials import TrialState
 
 NEEDS = "nas report needs plotly: pip install 'nas-cli[report]'"
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -58,7 +58,7 @@ def report_html(info: ExperimentInfo, top: int = 10) -> str:
         _section("history", f"Objective per trial ({view.metric})", view.history()),
         _section("curves", "Intermediate results", view.curves()),
         *([_section("weights", "Architecture weights per label", view.arch_weights())]
-          if (info.data.get("oneshot") or {}).get("derived") is not None else []),
+          if info.results.oneshot and info.results.oneshot.derived is not None else []),
         _section("parallel", "Choices and the objective", view.parallel()),
         _section("top", f"Top {top} architectures", view.top_table()),
         _section("failed", "Failed trials", view.failed_table()),
@@ -77,20 +77,17 @@ class _View:
     def __init__(self, info: ExperimentInfo, top: int):
         self.info = info
         self.top = top
-        data = info.data
-        objective = data.get("objective") or {}
-        self.metric = str(objective.get("metric") or "metric")
-        self.mode = str(objective.get("mode") or "maximize")
-        entries = [t for t in data.get("trials") or [] if isinstance(t, dict) and "trial" in t]
-        self.records = sorted((TrialRecord.from_json(t) for t in entries), key=lambda r: r.number)
-        self.ranks = {int(t["trial"]): t["rank"] for t in entries if t.get("rank") is not None}
+        results = info.results
+        self.metric, self.mode = results.objective.metric, results.objective.mode
+        self.records = sorted(info.records, key=lambda r: r.number)
+        self.ranks = {t.trial: t.rank for t in results.trials if t.rank is not None}
         self.complete = [r for r in self.records
                          if r.state is TrialState.COMPLETE and _finite(r.metric)]
         self.ranked = sorted((r for r in self.complete if r.number in self.ranks),
                              key=lambda r: self.ranks[r.number])
         self.objectives = info.objectives
         self.multi = len(self.objectives) > 1
-        self.front = set(data.get("pareto_front") or [])
+        self.front = set(results.pareto_front or [])
         space = read_space(info.path / STUDY, info.id)
         self.names = choice_names(space)
         self.ranges = {label: d["distribution"] for label, d in
@@ -100,7 +97,7 @@ class _View:
             labels += [label for label in record.arch if label not in labels]
         self.labels = labels
         # a simulated run's times are virtual seconds
-        self.clock_note = " (virtual)" if data.get("clock") == "virtual" else ""
+        self.clock_note = " (virtual)" if results.clock == "virtual" else ""
 
     # --- text --------------------------------------------------------------------------------
     def choice(self, label: str, value: Any) -> str:
@@ -118,31 +115,32 @@ class _View:
                            for label, value in arch.items())
 
     def header(self) -> str:
-        data, info = self.info.data, self.info
+        results, info = self.info.results, self.info
         counts = Counter(r.state.value for r in self.records)
         shown = ", ".join(f"{n} {state.value}" for state in TrialState
                           if (n := counts.get(state.value, 0)))
         best = self.ranked[0] if self.ranked else None
-        objectives = ", ".join(f"{o.get('metric')} ({o.get('mode')})" for o in self.objectives)
+        objectives = ", ".join(f"{o.metric} ({o.mode})" for o in self.objectives)
         facts = [
             ("status", info.status),
             ("objectives" if self.multi else "objective", objectives),
             ("trials", f"{len(self.records)}"
-                       + (f" of {data['max_trial_number']}" if data.get("max_trial_number") else "")
+                       + (f" of {results.max_trial_number}" if results.max_trial_number else "")
                        + (f": {shown}" if shown else "")),
             ("Pareto front", f"{len(self.front)} trials") if self.multi else
             ("best", f"{_fmt(best.metric)} (trial {best.number})" if best else "-"),
-            ("strategy", data.get("strategy") or "-"),
-            ("space", f"{data['space_size']:,} architectures"
-                      if isinstance(data.get("space_size"), int) else
-                      "infinitely many architectures" if "space_size" in data else "-"),
-            ("elapsed", format_elapsed(data.get("elapsed_s")) + self.clock_note),
+            ("strategy", results.strategy or "-"),
+            ("space", f"{results.space_size:,} architectures"
+                      if results.space_size is not None else
+                      "infinitely many architectures"
+                      if "space_size" in results.model_fields_set else "-"),
+            ("elapsed", format_elapsed(results.elapsed_s) + self.clock_note),
         ]
-        if data.get("stop_reason"):
-            facts.append(("stopped because", data["stop_reason"]))
+        if results.stop_reason:
+            facts.append(("stopped because", results.stop_reason))
         rows = "".join(f"<div class=\"fact\"><span>{html.escape(k)}</span>"
                        f"<b>{html.escape(str(v))}</b></div>" for k, v in facts)
-        created = data.get("created")
+        created = results.created
         when = (time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
                 if isinstance(created, int | float) else "?")
         live = (" The experiment is still running: run <code>nas report</code> again for "
@@ -198,7 +196,7 @@ class _View:
             return _empty("No completed trial yet.")
         import plotly.graph_objects as go
 
-        names = [f"{o['metric']} ({o['mode'][:3]})" for o in self.objectives]
+        names = [f"{o.metric} ({o.mode[:3]})" for o in self.objectives]
         groups = [("other trials", [r for r in done if r.number not in self.front], _OTHER),
                   ("Pareto front", [r for r in done if r.number in self.front], _PALETTE[1])]
         fig = go.Figure()
@@ -235,7 +233,7 @@ class _View:
             return _empty("No completed trial yet.")
         import plotly.graph_objects as go
 
-        modes = [o["mode"] for o in self.objectives]
+        modes = [o.mode for o in self.objectives]
         points = [oriented(r.values, modes) for r in done]
         low = [min(p[k] for p in points) for k in range(len(modes))]
         high = [max(p[k] for p in points) for k in range(len(modes))]
@@ -310,7 +308,8 @@ class _View:
             return _empty("The supernet has not finished an epoch yet.")
         import plotly.graph_objects as go
 
-        derived = self.info.data["oneshot"].get("derived") or {}
+        oneshot = self.info.results.oneshot
+        derived = (oneshot.derived if oneshot else None) or {}
         labels = list(epochs[-1]["probs"])
         fig = go.Figure()
         spans = []

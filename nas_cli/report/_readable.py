@@ -17,13 +17,14 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 from optuna.study._frozen import FrozenStudy
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import ValidationError
 
 from nas_cli.durations import format_elapsed
 from nas_cli.errors import StoreError
-from nas_cli.report._space import SPACE_ATTR, choice_names, renamed
+from nas_cli.report._space import choice_names, renamed
+from nas_cli.store import TRIAL_ATTR, StudyMeta, TrialDetails
 
 METRIC_NAMES = "study:metric_names"  # where Optuna and the dashboard look for objective names
-RECORD_ATTR = "nas"                  # the trial user attr the driver writes (store/_study.py)
 
 
 def _refused(*args: Any, **kwargs: Any) -> Any:
@@ -42,7 +43,7 @@ class ReadableStorage(BaseStorage):
         """`metric`: the objective's name, or one per objective."""
         self._inner = inner
         self._metric = _names(metric)
-        self._names = renamed(inner.get_study_user_attrs(study_id).get(SPACE_ATTR))
+        self._names = renamed(inner.get_study_user_attrs(study_id).get(StudyMeta.key("space")))
 
     # --- studies -----------------------------------------------------------------------------
     def get_study_id_from_name(self, study_name: str) -> int:
@@ -99,8 +100,8 @@ class ReadableStorage(BaseStorage):
                 params[label] = names.get(params[label], params[label])
                 distributions[label] = CategoricalDistribution(
                     [names.get(c, c) for c in dist.choices])
-        attrs = {k: v for k, v in trial.user_attrs.items() if k != RECORD_ATTR}
-        attrs.update(details_attrs(trial.user_attrs.get(RECORD_ATTR), self._metric))
+        attrs = {k: v for k, v in trial.user_attrs.items() if k != TRIAL_ATTR}
+        attrs.update(details_attrs(trial.user_attrs.get(TRIAL_ATTR), self._metric))
         return FrozenTrial(
             number=trial.number, state=trial.state, value=None, values=trial.values,
             datetime_start=trial.datetime_start, datetime_complete=trial.datetime_complete,
@@ -117,18 +118,24 @@ def _names(metric: str | Sequence[str] | None) -> list[str]:
 
 
 def study_attrs(attrs: dict[str, Any], metric: str | Sequence[str] | None) -> dict[str, Any]:
-    """The driver's study attrs ("nas:space" JSON, "nas:created" timestamp, ...) as rows a person
-    reads: the name, the objective, one row per decision with its choices, dates, the spec."""
+    """The driver's study attrs (`StudyMeta`: the space as JSON, dates as timestamps, ...) as
+    rows a person reads: the name, the objective, one row per decision with its choices,
+    dates, the spec. Attrs that are not the driver's, or not as it writes them, show as they
+    are."""
+    try:
+        meta = StudyMeta.model_validate(attrs)
+    except ValidationError:
+        return dict(attrs)
     out: dict[str, Any] = {}
-    if "nas:name" in attrs:
-        out["name"] = attrs["nas:name"]
-    if "nas:status" in attrs:
-        out["status"] = attrs["nas:status"]
+    if meta.name is not None:
+        out["name"] = meta.name
+    if meta.status is not None:
+        out["status"] = meta.status
     names = _names(metric)
     if names:
         out["objective" if len(names) == 1 else "objectives"] = ", ".join(names)
-    space = attrs.get(SPACE_ATTR)
-    if isinstance(space, dict) and isinstance(space.get("labels"), dict):
+    space = meta.space
+    if space is not None and isinstance(space.get("labels"), dict):
         size = space.get("size")
         size = "infinitely many" if size is None else f"{size:,}"
         out["space"] = f"{size} architectures, {len(space['labels'])} decisions"
@@ -142,34 +149,39 @@ def study_attrs(attrs: dict[str, Any], metric: str | Sequence[str] | None) -> di
             else:
                 shown = " | ".join(name for _, name in pairs)
             out[f"choices: {label}"] = f"({kind}) {shown}"
-    for key, name in (("nas:created", "created"), ("nas:elapsed", "elapsed")):
-        if isinstance(attrs.get(key), int | float):
-            value = attrs[key]
-            out[name] = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
-                         if key == "nas:created" else format_elapsed(value))
-    if "nas:spec_dir" in attrs:
-        out["spec folder"] = attrs["nas:spec_dir"]
-    if "nas:spec" in attrs:
-        out["spec"] = attrs["nas:spec"]
-    known = {SPACE_ATTR, "nas:name", "nas:status", "nas:created", "nas:elapsed", "nas:spec_dir",
-             "nas:spec"}
-    out.update((k, v) for k, v in attrs.items() if k not in known)
+    if meta.created is not None:
+        out["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(meta.created))
+    if meta.elapsed is not None:
+        out["elapsed"] = format_elapsed(meta.elapsed)
+    if meta.infeasible:
+        out["refused by the constraints"] = meta.infeasible
+    if meta.reruns:
+        out["reruns"] = ", ".join(f"trial {old} as trial {new}" for old, new in meta.reruns.items()
+                                  if new is not None)
+    if meta.spec_dir is not None:
+        out["spec folder"] = meta.spec_dir
+    if meta.spec is not None:
+        out["spec"] = meta.spec
+    out.update(meta.model_extra or {})  # attrs of someone else's, as they are
     return out
 
 
 def details_attrs(details: Any, metric: str | Sequence[str] | None) -> dict[str, Any]:
-    """The driver's record of a trial as flat user attrs: error, params, duration, metrics."""
-    if not isinstance(details, dict):
+    """The driver's record of a trial (`TrialDetails`) as flat user attrs: error, params,
+    duration, metrics."""
+    try:
+        record = TrialDetails.model_validate(details)
+    except ValidationError:
         return {}
     out: dict[str, Any] = {}
-    if details.get("error"):
-        out["error"] = str(details["error"])
-    if details.get("params") is not None:
-        out["params"] = details["params"]
-    if isinstance(details.get("duration_s"), int | float):
-        out["duration_s"] = round(details["duration_s"], 3)
+    if record.error:
+        out["error"] = record.error
+    if record.params is not None:
+        out["params"] = record.params
+    if record.duration_s is not None:
+        out["duration_s"] = round(record.duration_s, 3)
     objectives = _names(metric)
-    for name, value in (details.get("metrics") or {}).items():
+    for name, value in record.metrics.items():
         if name not in objectives:
             out[f"metric:{name}" if name in out else name] = value
     return out

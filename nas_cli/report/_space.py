@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-SPACE_ATTR = "nas:space"
+from nas_cli.store import StudyMeta
+
+SPACE_ATTR = StudyMeta.key("space")
 
 
 def read_only_uri(db: Path) -> str:

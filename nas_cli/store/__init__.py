@@ -1,8 +1,12 @@
-"""Where trials are kept: the experiment folder, its Optuna study and its results.json."""
+"""Where trials are kept: the experiment folder, its Optuna study and its results.json.
 
+The layout of what nas-cli writes is defined here once: `Results` (results.json),
+`StudyMeta` and `TrialDetails` (nas-cli's attributes in the Optuna study).
+"""
+
+from nas_cli.store._attrs import TRIAL_ATTR, StudyMeta, TrialDetails
 from nas_cli.store._experiments import (
     PID,
-    RESULTS,
     SPEC,
     STOP,
     STUDY,
@@ -13,16 +17,24 @@ from nas_cli.store._experiments import (
     list_experiments,
     load_info,
     new_experiment_id,
-    read_results,
     resolve,
     study_meta,
+)
+from nas_cli.store._results import (
+    RESULTS,
+    Objective,
+    OneShotSection,
+    Results,
+    TrialEntry,
+    read_results,
     write_results,
 )
 
 __all__ = [
-    "PID", "RESULTS", "SPEC", "STOP", "STUDY", "ExperimentInfo", "TrialStore", "check_name",
-    "driver_alive", "experiments_root", "list_experiments", "load_info", "new_experiment_id",
-    "read_results", "resolve", "study_meta", "write_results",
+    "PID", "RESULTS", "SPEC", "STOP", "STUDY", "TRIAL_ATTR", "ExperimentInfo", "Objective",
+    "OneShotSection", "Results", "StudyMeta", "TrialDetails", "TrialEntry", "TrialStore",
+    "check_name", "driver_alive", "experiments_root", "list_experiments", "load_info",
+    "new_experiment_id", "read_results", "resolve", "study_meta", "write_results",
 ]
 
 

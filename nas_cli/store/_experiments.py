@@ -10,16 +10,16 @@ import os
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from nas_cli._files import atomic_write_json
 from nas_cli.errors import StoreError, UsageError
-from nas_cli.trials import TrialRecord, rank
+from nas_cli.store._attrs import StudyMeta
+from nas_cli.store._results import RESULTS, Objective, Results, read_results
+from nas_cli.trials import TrialRecord
 
 ENV_DIR = "NAS_EXPERIMENTS_DIR"
-RESULTS = "results.json"
 SPEC = "spec.yaml"
 STUDY = "study.db"
 PID = "run.pid"
@@ -47,57 +47,42 @@ def check_name(name: str) -> str:
 
 @dataclass
 class ExperimentInfo:
-    """What `nas status` shows of one experiment, read from its results.json."""
+    """What `nas status` shows of one experiment: its folder and its results.json."""
 
     id: str
     path: Path
     name: str
-    status: str
-    data: dict[str, Any]
+    status: str  # results.json's, or "interrupted" when its driver died, or "unreadable"
+    _results: Results | None = field(default=None, repr=False)  # None: unreadable
 
     @property
+    def results(self) -> Results:
+        """Its results.json; a StoreError says why when it cannot be read."""
+        if self._results is None:
+            self._results = read_results(self.path)
+        return self._results
+
+    @cached_property
     def records(self) -> list[TrialRecord]:
-        return [self.parse(t) for t in self.data.get("trials", [])]
-
-    def parse(self, entry: Any) -> TrialRecord:
-        """One trial entry of results.json as a record; a malformed one is a StoreError."""
-        try:
-            return TrialRecord.from_json(entry)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StoreError(f"{self.path / RESULTS} has a malformed trial entry "
-                             f"({type(exc).__name__}: {exc}); `nas resume {self.id}` "
-                             "rewrites it") from None
+        """Every trial, in results.json's order (ranked first)."""
+        return [entry.record() for entry in self.results.trials]
 
     @property
-    def objectives(self) -> list[dict[str, str]]:
-        """Every objective ({metric, mode}), in the spec's order."""
-        data = self.data
-        return list(data.get("objectives") or ([data["objective"]] if data.get("objective") else []))
+    def objectives(self) -> list[Objective]:
+        """Every objective, in the spec's order."""
+        return self.results.all_objectives
 
     @property
     def created(self) -> float:
-        return float(self.data.get("created", 0) or 0)
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    file = path / RESULTS
-    try:
-        data = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise StoreError(f"{file} not found: not an experiment folder") from None
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{file} is unreadable ({exc}); `nas resume` rewrites it") from None
-    if not isinstance(data, dict):
-        raise StoreError(f"{file} is not a results object")
-    return data
+        return (self._results.created or 0.0) if self._results is not None else 0.0
 
 
 def load_info(path: Path) -> ExperimentInfo:
-    data = read_results(path)
-    status = data.get("status", "unknown")
+    results = read_results(path)
+    status = results.status
     if status == "running" and not driver_alive(path):
         status = "interrupted"
-    return ExperimentInfo(path.name, path, data.get("name", path.name), status, data)
+    return ExperimentInfo(path.name, path, results.name, status, results)
 
 
 def list_experiments(root: Path) -> list[ExperimentInfo]:
@@ -111,7 +96,7 @@ def list_experiments(root: Path) -> list[ExperimentInfo]:
             try:
                 infos.append(load_info(child))
             except StoreError:
-                infos.append(ExperimentInfo(child.name, child, child.name, "unreadable", {}))
+                infos.append(ExperimentInfo(child.name, child, child.name, "unreadable"))
     return sorted(infos, key=lambda i: (i.created or _mtime(i.path), i.id))
 
 
@@ -148,55 +133,17 @@ def resolve(root: Path, ref: str | None) -> Path:
     raise UsageError(f"no experiment {ref!r} under {root} (latest: {known}); see `nas status`")
 
 
-def write_results(path: Path, *, experiment: str, name: str, status: str,
-                  objective: dict[str, str], records: list[TrialRecord],
-                  extra: dict[str, Any] | None = None,
-                  objectives: list[dict[str, str]] | None = None) -> None:
-    """Rewrite results.json (atomically): ranked completed trials (by the first objective),
-    then the others. With several `objectives`, each trial has its `values` and the Pareto
-    front is listed (`pareto_front`, trial numbers) and marked (`"pareto": true`)."""
-    ranked = rank(records, objective["mode"])
-    on_front = set(pareto_numbers(records, objectives)) if objectives and len(objectives) > 1 \
-        else set()
-    trials = []
-    position = 0
-    for record in ranked:
-        entry = record.to_json()
-        if record.state.value == "complete" and record.metric is not None:
-            position += 1
-            entry = {"rank": position, **entry}
-            if record.number in on_front:
-                entry["pareto"] = True
-        trials.append(entry)
-    data = {"experiment": experiment, "name": name, "status": status, "objective": objective}
-    if objectives and len(objectives) > 1:
-        data["objectives"] = objectives
-        data["pareto_front"] = sorted(on_front)
-    data.update({**(extra or {}), "trials": trials})
-    # Derived from study.db, rewritten often: atomic, but not synced to disk every time.
-    atomic_write_json(path / RESULTS, data, durable=status != "running")
-
-
-def pareto_numbers(records: list[TrialRecord], objectives: list[dict[str, str]]) -> list[int]:
-    """Trial numbers of the Pareto front: completed trials that no other one dominates."""
-    from nas_cli.pareto import front, oriented
-
-    modes = [o["mode"] for o in objectives]
-    done = [r for r in records if r.state.value == "complete" and r.values is not None]
-    return [done[i].number for i in front([oriented(r.values, modes) for r in done])]
-
-
-def study_meta(path: Path, key: str) -> Any:
-    """One study attribute read straight from study.db (read-only), or None."""
+def study_meta(path: Path) -> StudyMeta:
+    """The study's `nas:*` attributes, read straight from study.db (read-only); empty when the
+    file cannot be read."""
     import sqlite3
 
     try:
         with sqlite3.connect(f"file:{path / STUDY}?mode=ro", uri=True, timeout=10) as conn:
-            row = conn.execute("SELECT value_json FROM study_user_attributes WHERE key = ?",
-                               (key,)).fetchone()
-        return json.loads(row[0]) if row else None
-    except (sqlite3.Error, ValueError):
-        return None
+            rows = conn.execute("SELECT key, value_json FROM study_user_attributes").fetchall()
+        return StudyMeta.model_validate({key: json.loads(value) for key, value in rows})
+    except (sqlite3.Error, ValueError):  # pydantic's ValidationError is a ValueError
+        return StudyMeta()
 
 
 def driver_alive(path: Path) -> bool:

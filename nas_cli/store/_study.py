@@ -6,7 +6,8 @@ reader can decode trials without importing user code. Only the driver writes.
 
 The driver writes and reads its rows with plain SQL on Optuna's schema (a new study.db is a
 copy of a template schema, see `_template`), so running an experiment needs neither Optuna
-nor SQLAlchemy; Optuna's own storage is opened on demand (for its pruners).
+nor SQLAlchemy; Optuna's own storage is opened on demand (for its pruners). What nas-cli
+keeps beside Optuna's columns is defined in `_attrs`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_cli.errors import StoreError
+from nas_cli.store._attrs import TRIAL_ATTR, StudyMeta, TrialDetails, what_is_wrong
 from nas_cli.trials import TrialRecord, TrialState
 
 _OPTUNA_STATE = {
@@ -30,7 +32,6 @@ _OPTUNA_STATE = {
     TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED",
     TrialState.FAILED: "FAIL", TrialState.INTERRUPTED: "FAIL",
 }
-_RECORD_ATTR = "nas"
 
 
 def _scalar(value: Any) -> bool:
@@ -131,18 +132,6 @@ def _optuna_errors(path: Path):
         ) from None
 
 
-def _details(record: TrialRecord) -> dict[str, Any]:
-    """What the trial's user attribute holds besides Optuna's own columns."""
-    details = {"arch": record.arch, "state": record.state.value, "metrics": record.metrics,
-               "params": record.params, "duration_s": record.duration_s, "error": record.error}
-    for key in ("peak_memory", "node", "phase"):
-        if getattr(record, key) is not None:
-            details[key] = getattr(record, key)
-    if record.attempts:
-        details["attempts"] = record.attempts
-    return details
-
-
 class _Writer:
     """Every write and read of the driver, as plain SQL on Optuna's RDB schema.
 
@@ -185,7 +174,7 @@ class _Writer:
                              "experiment or restore the file")
         self.study_id = found[0][0]
 
-    def start(self, params: list[tuple[str, float, str]], attrs: dict[str, Any]) -> tuple[int, int]:
+    def start(self, params: list[tuple[str, float, str]], details: TrialDetails) -> tuple[int, int]:
         """Insert a RUNNING trial with its params; returns (trial_id, number)."""
         with self._transaction() as cur:
             number = self._next_number
@@ -198,7 +187,7 @@ class _Writer:
             cur.executemany("INSERT INTO trial_params (trial_id, param_name, param_value, "
                             "distribution_json) VALUES (?, ?, ?, ?)",
                             [(trial_id, *p) for p in params])
-            self._attrs(cur, trial_id, attrs)
+            self._details(cur, trial_id, details)
         self._next_number = number + 1
         return trial_id, number
 
@@ -209,7 +198,7 @@ class _Writer:
                         (trial_id, step, value))
 
     def finish(self, trial_id: int, state: str, values: Sequence[float] | None,
-               attrs: dict[str, Any]) -> None:
+               details: TrialDetails) -> None:
         with self._transaction() as cur:
             cur.execute("UPDATE trials SET state = ?, datetime_complete = ? WHERE trial_id = ?",
                         (state, _now(), trial_id))
@@ -217,20 +206,22 @@ class _Writer:
                 cur.executemany("INSERT OR REPLACE INTO trial_values (trial_id, objective, "
                                 "value, value_type) VALUES (?, ?, ?, 'FINITE')",
                                 [(trial_id, k, v) for k, v in enumerate(values)])
-            self._attrs(cur, trial_id, attrs)
+            self._details(cur, trial_id, details)
 
-    def restart(self, trial_id: int, attrs: dict[str, Any]) -> None:
+    def restart(self, trial_id: int, details: TrialDetails) -> None:
         """A trial runs again (a retry): its intermediate values start afresh."""
         with self._transaction() as cur:
             cur.execute("DELETE FROM trial_intermediate_values WHERE trial_id = ?", (trial_id,))
-            self._attrs(cur, trial_id, attrs)
+            self._details(cur, trial_id, details)
 
-    def set_meta(self, key: str, value: Any) -> None:
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        """Study user attributes (key -> JSON value)."""
         with self._transaction() as cur:
-            cur.execute("INSERT OR REPLACE INTO study_user_attributes (study_id, key, value_json) "
-                        "VALUES (?, ?, ?)", (self.study_id, key, json.dumps(value)))
+            cur.executemany("INSERT OR REPLACE INTO study_user_attributes (study_id, key, "
+                            "value_json) VALUES (?, ?, ?)",
+                            [(self.study_id, k, json.dumps(v)) for k, v in attrs.items()])
 
-    def meta(self) -> dict[str, Any]:
+    def attrs(self) -> dict[str, Any]:
         rows = self.read("SELECT key, value_json FROM study_user_attributes WHERE study_id = ?",
                           (self.study_id,))
         return {key: json.loads(value) for key, value in rows}
@@ -242,10 +233,9 @@ class _Writer:
             raise StoreError(f"cannot read {self.path}: {exc}") from None
 
     @staticmethod
-    def _attrs(cur: sqlite3.Cursor, trial_id: int, attrs: dict[str, Any]) -> None:
-        cur.executemany("INSERT OR REPLACE INTO trial_user_attributes (trial_id, key, value_json) "
-                        "VALUES (?, ?, ?)",
-                        [(trial_id, k, json.dumps(v)) for k, v in attrs.items()])
+    def _details(cur: sqlite3.Cursor, trial_id: int, details: TrialDetails) -> None:
+        cur.execute("INSERT OR REPLACE INTO trial_user_attributes (trial_id, key, value_json) "
+                    "VALUES (?, ?, ?)", (trial_id, TRIAL_ATTR, details.value_json()))
 
     @contextlib.contextmanager
     def _transaction(self):
@@ -339,17 +329,25 @@ class TrialStore:
         return self._study
 
     # --- study-level metadata ----------------------------------------------------------------
-    def set_meta(self, key: str, value: Any) -> None:
-        self._writer.set_meta(key, value)
+    def save_meta(self, meta: StudyMeta) -> None:
+        """Write the study attributes set on `meta` (the others are left as they are)."""
+        self._writer.set_attrs(meta.attrs())
 
-    def get_meta(self, key: str, default: Any = None) -> Any:
-        return self._writer.meta().get(key, default)
+    def meta(self) -> StudyMeta:
+        """The study's `nas:*` attributes; malformed ones are a one-line StoreError."""
+        from pydantic import ValidationError
+
+        try:
+            return StudyMeta.model_validate(self._writer.attrs())
+        except ValidationError as exc:
+            raise StoreError(f"{self.path} has a malformed study attribute "
+                             f"({what_is_wrong(exc)}); restore the file") from None
 
     def set_space(self, space_json: dict[str, Any]) -> None:
         """Stores the discovered space; it defines how params are encoded."""
         from nas_cli.distributions import Distribution
 
-        self.set_meta("nas:space", space_json)
+        self.save_meta(StudyMeta(space=space_json))
         labels = space_json["labels"]
         self._continuous = {k for k, v in labels.items() if v.get("distribution")}
         self._choices = {k: param_choices(v["candidates"]) for k, v in labels.items()
@@ -373,8 +371,7 @@ class TrialStore:
             index = self._indexes[label][type(stored), stored]
             params.append((label, float(index), self._distributions[label]))
         with self._errors():
-            started = {"arch": arch, **({"phase": phase} if phase is not None else {})}
-            trial_id, number = self._writer.start(params, {_RECORD_ATTR: started})
+            trial_id, number = self._writer.start(params, TrialDetails.started(arch, phase))
         self._trial_ids[number] = trial_id
         return number
 
@@ -390,12 +387,10 @@ class TrialStore:
     def retry(self, record: TrialRecord) -> None:
         """A trial lost with its worker runs again: its earlier attempts are kept with it."""
         with self._errors():
-            self._writer.restart(self._trial_ids[record.number],
-                                 {_RECORD_ATTR: _details(record)})
+            self._writer.restart(self._trial_ids[record.number], TrialDetails.of(record))
 
     def finish(self, record: TrialRecord) -> None:
         """Write a trial's final state, metric and details."""
-        details = _details(record)
         complete = record.state is TrialState.COMPLETE and record.metric is not None
         state = _OPTUNA_STATE[record.state]
         if state == "COMPLETE" and not complete:  # Optuna needs a value for COMPLETE
@@ -405,7 +400,7 @@ class TrialStore:
             values = [float(v) for v in (record.values or [record.metric])]
         with self._errors():
             self._writer.finish(self._trial_ids[record.number], state, values,
-                                {_RECORD_ATTR: details})
+                                TrialDetails.of(record))
 
     def records(self) -> list[TrialRecord]:
         """Every trial in the store, as records (for `nas resume` and readers)."""
@@ -414,12 +409,12 @@ class TrialStore:
                       "v.value_type FROM trials t LEFT JOIN trial_values v ON v.trial_id = "
                       "t.trial_id AND v.objective = 0 WHERE t.study_id = ? ORDER BY t.number",
                       (self.study_id,))
-        details: dict[int, Any] = {}
+        details: dict[int, TrialDetails] = {}
         for trial_id, value in read(
                 "SELECT a.trial_id, a.value_json FROM trial_user_attributes a JOIN trials t ON "
                 "t.trial_id = a.trial_id WHERE t.study_id = ? AND a.key = ?",
-                (self.study_id, _RECORD_ATTR)):
-            details[trial_id] = json.loads(value)
+                (self.study_id, TRIAL_ATTR)):
+            details[trial_id] = self._parse_details(trial_id, value)
         values: dict[int, list[float]] = {}
         for trial_id, _, value, kind in read(
                 "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
@@ -434,24 +429,32 @@ class TrialStore:
             intermediate.setdefault(trial_id, []).append((step, _number(value, kind)))
         out = []
         for trial_id, number, optuna_state, start, value, kind in trials:
-            detail = details.get(trial_id, {})
+            detail = details.get(trial_id) or TrialDetails(arch={})
             self._trial_ids[number] = trial_id
-            state = TrialState(detail["state"]) if "state" in detail else (
+            state = detail.state or (  # only started, or written by another program
                 TrialState.RUNNING if optuna_state == "RUNNING" else TrialState.FAILED)
+            complete = state is TrialState.COMPLETE
             started = datetime.datetime.fromisoformat(start) if start else datetime.datetime.now()
+            several = values.get(trial_id, [])
             out.append(TrialRecord(
-                number=number, arch=dict(detail.get("arch", {})), state=state,
-                metric=_number(value, kind) if state is TrialState.COMPLETE else None,
-                values=values.get(trial_id) if state is TrialState.COMPLETE and
-                len(values.get(trial_id, ())) > 1 else None,
-                metrics=dict(detail.get("metrics") or {}),
-                intermediate=intermediate.get(trial_id, []),
-                params=detail.get("params"), duration_s=detail.get("duration_s"),
-                error=detail.get("error"), started_at=started.timestamp(),
-                peak_memory=detail.get("peak_memory"), node=detail.get("node"),
-                attempts=list(detail.get("attempts") or []),
+                number=number, arch=dict(detail.arch), state=state,
+                metric=_number(value, kind) if complete else None,
+                values=several if complete and len(several) > 1 else None,
+                metrics=dict(detail.metrics), intermediate=intermediate.get(trial_id, []),
+                params=detail.params, duration_s=detail.duration_s, error=detail.error,
+                started_at=started.timestamp(), peak_memory=detail.peak_memory,
+                node=detail.node, attempts=list(detail.attempts), phase=detail.phase,
             ))
         return out
+
+    def _parse_details(self, trial_id: int, value: str) -> TrialDetails:
+        from pydantic import ValidationError
+
+        try:
+            return TrialDetails.model_validate_json(value)
+        except ValidationError as exc:
+            raise StoreError(f"{self.path}: trial {trial_id}'s attribute {TRIAL_ATTR!r} is "
+                             f"malformed ({what_is_wrong(exc)}); restore the file") from None
 
     @contextlib.contextmanager
     def _errors(self):

@@ -90,9 +90,10 @@ def test_status_piped_keeps_ids_names_and_values_whole(nas, exp_dir, monkeypatch
     path.mkdir(parents=True)
     record = TrialRecord(0, {"hidden": 16, "act": 1}, TrialState.COMPLETE, metric=0.987654321,
                          params=1234567)
-    st.write_results(path, experiment=path.name, name="digits-quickstart-with-a-long-name",
-                     status="done", objective={"metric": "val_acc", "mode": "maximize"},
-                     records=[record], extra={"max_trial_number": 16, "created": 0})
+    st.write_results(path, st.Results(
+        experiment=path.name, name="digits-quickstart-with-a-long-name", status="done",
+        objective={"metric": "val_acc", "mode": "maximize"}, max_trial_number=16, created=0),
+        [record])
     code, out, err = nas("status")
     assert code == 0 and err == ""
     assert path.name in out and "digits-quickstart-with-a-long-name" in out
@@ -217,14 +218,14 @@ def fake_experiment(root, exp_id: str, spec: dict, records: list, status: str = 
     """An experiment folder as the driver leaves it: spec.yaml and results.json."""
     import yaml
 
-    from nas_cli.store import write_results
+    from nas_cli.store import Results, write_results
 
     path = root / exp_id
     (path / "trials").mkdir(parents=True)
     (path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    write_results(path, experiment=exp_id, name="hand", status=status,
-                  objective={"metric": "default", "mode": "maximize"}, records=records,
-                  extra={"created": 1.0, "spec_dir": str(root), "max_trial_number": 4})
+    write_results(path, Results(experiment=exp_id, name="hand", status=status,
+                                objective={"metric": "default", "mode": "maximize"}, created=1.0,
+                                spec_dir=str(root), max_trial_number=4), records)
     return path
 
 

@@ -183,14 +183,14 @@ def test_export_pareto_json_and_dict(toy, nas):
 
 
 def test_export_pareto_of_a_single_objective_experiment_is_refused(nas, tmp_path):
-    from nas_cli.store import write_results
+    from nas_cli.store import Results, write_results
     from nas_cli.trials import TrialRecord, TrialState
 
     folder = tmp_path / "e" / "20260101-000000-abcd"
     folder.mkdir(parents=True)
-    write_results(folder, experiment=folder.name, name="one", status="done",
-                  objective={"metric": "score", "mode": "maximize"},
-                  records=[TrialRecord(0, {"width": 1}, TrialState.COMPLETE, metric=0.5)])
+    write_results(folder, Results(experiment=folder.name, name="one", status="done",
+                                  objective={"metric": "score", "mode": "maximize"}),
+                  [TrialRecord(0, {"width": 1}, TrialState.COMPLETE, metric=0.5)])
     code, out, err = nas("export", "--exp-dir", tmp_path / "e", "--pareto")
     assert code == 2 and "one objective" in err and len(err.strip().splitlines()) == 1
 

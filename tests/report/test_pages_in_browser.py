@@ -105,7 +105,7 @@ PARETO_READY = """(() => {
 def _pareto_experiment(folder, k: int):
     """An experiment with `k` objectives written as the driver writes it: 12 trials on
     an anti-diagonal (every one on the front) plus 4 dominated ones."""
-    from nas_cli.store import write_results
+    from nas_cli.store import Results, write_results
     from nas_cli.trials import TrialRecord, TrialState
 
     objectives = [{"metric": "acc", "mode": "maximize"}, {"metric": "params", "mode": "minimize"},
@@ -121,16 +121,17 @@ def _pareto_experiment(folder, k: int):
                                    metrics=dict(zip((o["metric"] for o in objectives), values)),
                                    values=values, params=int(values[1]), duration_s=1.0))
     folder.mkdir(parents=True)
-    write_results(folder, experiment=folder.name, name="pareto", status="done",
-                  objective=objectives[0], objectives=objectives, records=records,
-                  extra={"strategy": "nsga2", "space_size": None, "max_trial_number": 16})
+    write_results(folder, Results(experiment=folder.name, name="pareto", status="done",
+                                  objective=objectives[0], objectives=objectives,
+                                  strategy="nsga2", space_size=None, max_trial_number=16),
+                  records)
     return load_info(folder)
 
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_pareto_report_draws_the_front_and_the_hypervolume(browser, screenshots, tmp_path, k):
     info = _pareto_experiment(tmp_path / f"exp{k}", k)
-    assert info.data["pareto_front"] == list(range(12))
+    assert info.results.pareto_front == list(range(12))
     path = write_report(info, tmp_path / "report.html")
 
     page = browser.load(path.as_uri(), PARETO_READY)

@@ -93,7 +93,7 @@ def test_dashboard_follows_a_running_experiment(experiment, start_view, tmp_path
     shutil.copytree(experiment.path, root / experiment.id)
     store = TrialStore(root / experiment.id / "study.db", study_name=experiment.id)
     try:
-        store.set_space(store.get_meta("nas:space"))
+        store.set_space(store.meta().space)
         with start_view(root, experiment.id, tmp_path) as server:
             assert len(server.get("/api/studies/1")["trials"]) == 8
             number = store.start_trial({"block": "skip", "act": 1, "width": 16})

@@ -16,7 +16,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, distribution_to_json
 
 from nas_cli._files import cache_dir
-from nas_cli.store import TrialStore
+from nas_cli.store import StudyMeta, TrialStore
 from nas_cli.store._study import categorical_json
 from nas_cli.store._template import optuna_version
 from nas_cli.trials import TrialRecord, TrialState
@@ -29,7 +29,7 @@ def _fill(path: Path, name: str = "exp", direction: str = "maximize") -> TrialSt
     """A store with one complete trial (two intermediate values), one failed, one running."""
     store = TrialStore(path, study_name=name, direction=direction, create=True)
     store.set_space(SPACE)
-    store.set_meta("nas:status", "running")
+    store.save_meta(StudyMeta(status="running"))
     first = store.start_trial({"hidden": 8, "shape": [1, 2]})
     store.report(first, 0, 0.25)
     store.report(first, 1, 0.5)
@@ -69,7 +69,7 @@ def test_a_reopened_store_reads_back_every_trial(tmp_path):
         (0, TrialState.COMPLETE, 0.75), (1, TrialState.FAILED, None), (2, TrialState.RUNNING, None)]
     assert records[0].arch == {"hidden": 8, "shape": [1, 2]} and records[0].params == 12
     assert records[0].intermediate == [(0, 0.25), (1, 0.5)] and records[1].error == "ValueError: boom"
-    assert store.get_meta("nas:space") == SPACE and store.get_meta("missing", 3) == 3
+    assert store.meta().space == SPACE and store.meta().status == "running"
     assert store.study.direction == optuna.study.StudyDirection.MINIMIZE  # Optuna's view too
     assert store.frozen_trial(0).intermediate_values == {0: 0.25, 1: 0.5}
     store.close()
