@@ -332,13 +332,12 @@ def _execute(run: Run, resume: bool) -> Run:
     except Exception:
         if backend is not None:
             backend.shutdown()
-        if not resume:  # nothing ran: leave no empty experiment behind
-            shutil.rmtree(run.path, ignore_errors=True)
-            if run.created_root:
-                shutil.rmtree(run.path.parent, ignore_errors=True)
+        if not resume:
+            _discard(run)
         raise
     run.space_size = space.size
     backend.start(payload_bytes)  # workers boot (import torch) while the store is prepared
+    store = None
     try:
         store = st.TrialStore(run.path / st.STUDY, study_name=run.id,
                               direction=[o.mode for o in spec.objectives], create=not resume,
@@ -346,6 +345,10 @@ def _execute(run: Run, resume: bool) -> Run:
         strategy, requeue = _prepare(run, space, payload, store, resume)
     except BaseException:
         backend.shutdown()
+        if store is not None:
+            store.close()
+        if not resume:  # e.g. a study.db schema the store does not know
+            _discard(run)
         raise
     atomic_write_text(run.path / st.PID, f"{os.getpid()}\n")
     _stop_file(run).unlink(missing_ok=True)
@@ -376,6 +379,13 @@ def _execute(run: Run, resume: bool) -> Run:
     if run.status == "failed":
         raise ExperimentError(run.stop_reason or "every trial failed")
     return run
+
+
+def _discard(run: Run) -> None:
+    """A new experiment that could not start (nothing ran): leave no empty experiment behind."""
+    shutil.rmtree(run.path, ignore_errors=True)
+    if run.created_root:
+        shutil.rmtree(run.path.parent, ignore_errors=True)
 
 
 def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) -> None:

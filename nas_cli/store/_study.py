@@ -6,8 +6,9 @@ reader can decode trials without importing user code. Only the driver writes.
 
 The driver writes and reads its rows with plain SQL on Optuna's schema (a new study.db is a
 copy of a template schema, see `_template`), so running an experiment needs neither Optuna
-nor SQLAlchemy; Optuna's own storage is opened on demand (for its pruners). What nas-cli
-keeps beside Optuna's columns is defined in `_attrs`.
+nor SQLAlchemy; Optuna's own storage is opened on demand (for its pruners). The schema's
+revision is checked before anything is written (`_schema`); what nas-cli keeps beside
+Optuna's columns is defined in `_attrs`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from nas_cli.errors import StoreError
 from nas_cli.store._attrs import TRIAL_ATTR, StudyMeta, TrialDetails, what_is_wrong
+from nas_cli.store._schema import check_schema
 from nas_cli.trials import TrialRecord, TrialState
 
 _OPTUNA_STATE = {
@@ -286,6 +288,7 @@ class TrialStore:
             raise StoreError(f"{self.path} not found: the experiment has no trial store")
         else:
             _check_readable(self.path)
+        check_schema(self.path)  # the SQL below is right for the schemas it was tested on
         self._writer = _Writer(self.path, group_s)
         try:
             if add_study:

@@ -16,7 +16,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, distribution_to_json
 
 from nas_cli._files import cache_dir
-from nas_cli.store import StudyMeta, TrialStore
+from nas_cli.store import StudyMeta, TrialDetails, TrialStore
 from nas_cli.store._study import categorical_json
 from nas_cli.store._template import optuna_version
 from nas_cli.trials import TrialRecord, TrialState
@@ -54,6 +54,11 @@ def test_optuna_loads_the_study_the_driver_wrote(tmp_path):
     assert complete.distributions["hidden"] == CategoricalDistribution((4, 8, 16))
     assert failed.state == optuna.trial.TrialState.FAIL and failed.user_attrs["nas"]["error"]
     assert running.state == optuna.trial.TrialState.RUNNING
+    # what Optuna reads back is what the store's models wrote
+    assert StudyMeta.model_validate(study.user_attrs) == StudyMeta(space=SPACE, status="running")
+    details = TrialDetails.model_validate(complete.user_attrs["nas"])
+    assert (details.state, details.params, details.metrics) == (TrialState.COMPLETE, 12,
+                                                                {"default": 0.75})
 
 
 def test_categorical_json_is_what_optuna_writes():
