@@ -413,11 +413,11 @@ class TrialStore:
                       "t.trial_id AND v.objective = 0 WHERE t.study_id = ? ORDER BY t.number",
                       (self.study_id,))
         details: dict[int, TrialDetails] = {}
-        for trial_id, value in read(
-                "SELECT a.trial_id, a.value_json FROM trial_user_attributes a JOIN trials t ON "
-                "t.trial_id = a.trial_id WHERE t.study_id = ? AND a.key = ?",
+        for trial_id, number, value in read(
+                "SELECT a.trial_id, t.number, a.value_json FROM trial_user_attributes a JOIN "
+                "trials t ON t.trial_id = a.trial_id WHERE t.study_id = ? AND a.key = ?",
                 (self.study_id, TRIAL_ATTR)):
-            details[trial_id] = self._parse_details(trial_id, value)
+            details[trial_id] = self._parse_details(number, value)
         values: dict[int, list[float]] = {}
         for trial_id, _, value, kind in read(
                 "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
@@ -450,13 +450,13 @@ class TrialStore:
             ))
         return out
 
-    def _parse_details(self, trial_id: int, value: str) -> TrialDetails:
+    def _parse_details(self, number: int, value: str) -> TrialDetails:
         from pydantic import ValidationError
 
         try:
             return TrialDetails.model_validate_json(value)
         except ValidationError as exc:
-            raise StoreError(f"{self.path}: trial {trial_id}'s attribute {TRIAL_ATTR!r} is "
+            raise StoreError(f"{self.path}: trial {number}'s attribute {TRIAL_ATTR!r} is "
                              f"malformed ({what_is_wrong(exc)}); restore the file") from None
 
     @contextlib.contextmanager

@@ -16,7 +16,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution, distribution_to_json
 
 from nas_cli._files import cache_dir
-from nas_cli.store import StudyMeta, TrialDetails, TrialStore
+from nas_cli.errors import StoreError
+from nas_cli.store import StudyMeta, TrialDetails, TrialStore, study_meta
 from nas_cli.store._study import categorical_json
 from nas_cli.store._template import optuna_version
 from nas_cli.trials import TrialRecord, TrialState
@@ -135,3 +136,23 @@ def test_creating_a_study_imports_neither_optuna_nor_sqlalchemy(tmp_path, privat
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
     assert optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'study.db'}")
+
+
+def test_attributes_the_store_cannot_read_are_named_in_one_line(tmp_path):
+    """Attributes changed by another program, not as the store's models have them: the
+    driver (`nas resume`) says which and where, and readers of the file fall back."""
+    _fill(tmp_path / "study.db").close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "study.db")) as conn:
+        conn.execute("INSERT INTO study_user_attributes (study_id, key, value_json) "
+                     "VALUES (1, 'nas:created', '\"yesterday\"')")
+        conn.execute("UPDATE trial_user_attributes SET value_json = '{\"arch\": 3}' "
+                     "WHERE key = 'nas' AND trial_id = 2")
+        conn.commit()
+    store = TrialStore(tmp_path / "study.db", study_name="exp")
+    with pytest.raises(StoreError, match=r"^[^\n]*malformed study attribute \(nas:created: "):
+        store.meta()
+    with pytest.raises(StoreError, match=r"^[^\n]*trial 1's attribute 'nas' is malformed "
+                                         r"\(arch: "):
+        store.records()
+    store.close()
+    assert study_meta(tmp_path) == StudyMeta()  # a reader: nothing it can trust
