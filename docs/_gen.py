@@ -1,9 +1,10 @@
 """Generated reference pages: the spec (from its pydantic models), the strategies (from the
-spec's table of them) and the CLI (from the Typer app).
+spec's table of them), the CLI (from the Typer app), and the files an experiment keeps
+(results.json and the study's attributes, from the store's models).
 
 Used by `_hooks.py` at build time (a page holding `<!-- nas:spec-reference -->`,
-`<!-- nas:strategy-table -->` or `<!-- nas:cli-reference -->` gets the generated text there)
-and by tests/docs.
+`<!-- nas:strategy-table -->`, `<!-- nas:cli-reference -->`, `<!-- nas:results-reference -->`
+or `<!-- nas:study-reference -->` gets the generated text there) and by tests/docs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def _type_name(annotation: Any) -> str:
         names = [_type_name(a) for a in args if a is not type(None)]
         text = " or ".join(dict.fromkeys(names))
         return text + (" or null" if type(None) in args else "")
+    if origin is tuple and len(args) > 1 and Ellipsis not in args:  # a fixed-length pair
+        return "[" + ", ".join(_type_name(a) for a in args) + "]"
     if origin in (list, tuple, set):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
@@ -168,6 +171,55 @@ def spec_keys() -> set[str]:
     keys.update(f"strategy.{k}" for p in STRATEGY_PARAMS.values() for k in p.model_fields)
     keys.update(f"early_stopping.{k}" for p in EARLY_STOPPING_PARAMS.values() for k in p.model_fields)
     return keys
+
+
+# --------------------------------------------------------------------------- experiment files
+
+
+def _file_models() -> dict[str, list[tuple[str, type[BaseModel]]]]:
+    """Each generated reference: (heading, model) for each of its tables."""
+    from nas_cli.store import (
+        Objective,
+        OneShotSection,
+        Results,
+        StudyMeta,
+        SupernetSection,
+        TrialDetails,
+        TrialEntry,
+    )
+
+    return {
+        "results": [("", Results), ("`objective`, each of `objectives`", Objective),
+                    ("each of `trials`", TrialEntry), ("`oneshot`", OneShotSection),
+                    ("`oneshot.supernet`", SupernetSection)],
+        "study": [("the study's user attributes", StudyMeta),
+                  ("each trial's user attribute `nas`", TrialDetails)],
+    }
+
+
+def _file_reference(part: str) -> str:
+    parts: list[str] = []
+    for heading, model in _file_models()[part]:
+        if heading:
+            parts += [f"#### {heading}", ""]
+        parts += [_doc(model), "", model_table(model), ""]
+    return "\n".join(parts)
+
+
+def results_reference() -> str:
+    """Every key of results.json, from the model the driver writes it with and readers read."""
+    return _file_reference("results")
+
+
+def study_reference() -> str:
+    """nas-cli's attributes in the Optuna study (study.db), from the store's models."""
+    return _file_reference("study")
+
+
+def file_keys(part: str) -> dict[str, list[str]]:
+    """Model name -> its keys, for the docs tests."""
+    return {model.__name__: [f.alias or name for name, f in model.model_fields.items()]
+            for _, model in _file_models()[part]}
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -13,6 +13,8 @@ _MARKERS = {
     "<!-- nas:spec-reference -->": _gen.spec_reference,
     "<!-- nas:strategy-table -->": _gen.strategy_table,
     "<!-- nas:cli-reference -->": _gen.cli_reference,
+    "<!-- nas:results-reference -->": _gen.results_reference,
+    "<!-- nas:study-reference -->": _gen.study_reference,
 }
 
 

@@ -25,6 +25,7 @@ from nas_cli.store._results import (
     Objective,
     OneShotSection,
     Results,
+    SupernetSection,
     TrialEntry,
     read_results,
     write_results,
@@ -32,7 +33,7 @@ from nas_cli.store._results import (
 
 __all__ = [
     "PID", "RESULTS", "SPEC", "STOP", "STUDY", "TRIAL_ATTR", "ExperimentInfo", "Objective",
-    "OneShotSection", "Results", "StudyMeta", "TrialDetails", "TrialEntry", "TrialStore",
+    "OneShotSection", "Results", "StudyMeta", "SupernetSection", "TrialDetails", "TrialEntry", "TrialStore",
     "check_name", "driver_alive", "experiments_root", "list_experiments", "load_info",
     "new_experiment_id", "read_results", "resolve", "study_meta", "write_results",
 ]

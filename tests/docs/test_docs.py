@@ -4,6 +4,7 @@ in strict mode (broken links and references fail)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -63,6 +64,32 @@ def test_the_strategies_page_names_every_strategy_and_its_nni_names():
         assert all(f"`{name}`" in text for name in (entry.name, *entry.nni)), entry.name
 
 
+@pytest.mark.parametrize("part", ["results", "study"])
+def test_the_experiments_page_documents_every_key_the_store_writes(part):
+    """The page's reference of results.json and of the study's attributes is generated from
+    the store's models, so it holds every key they have."""
+    gen = _gen()
+    assert f"<!-- nas:{part}-reference -->" in (DOCS / "experiments.md").read_text()
+    assert f"<!-- nas:{part}-reference -->" in (DOCS / "_hooks.py").read_text()
+    text = getattr(gen, f"{part}_reference")()
+    missing = [(model, key) for model, keys in gen.file_keys(part).items() for key in keys
+               if f"| `{key}` |" not in text]
+    assert not missing, f"keys missing from the {part} reference: {missing}"
+
+
+def test_the_results_json_example_is_a_file_the_store_reads():
+    from nas_cli.store import Results, TrialEntry
+
+    page = (DOCS / "experiments.md").read_text()
+    section = page[page.index("## results.json"):]
+    example = re.search(r"^```json\n(.*?)^```", section, re.S | re.M).group(1)
+    results = Results.model_validate_json(example)
+    data = json.loads(example)
+    assert set(data) <= set(Results.model_fields)
+    assert all(set(entry) <= set(TrialEntry.model_fields) for entry in data["trials"])
+    assert results.trials[0].rank == 1
+
+
 def test_every_page_is_in_the_navigation():
     nav = (DOCS.parent / "mkdocs.yml").read_text()
     assert [p.name for p in PAGES if p.name not in nav] == []
@@ -78,3 +105,5 @@ def test_the_site_builds_in_strict_mode(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "site" / "index.html").is_file()
     assert "population_size" in (tmp_path / "site" / "spec" / "index.html").read_text()
+    experiments = (tmp_path / "site" / "experiments" / "index.html").read_text()
+    assert "pareto_front" in experiments and "nas:reruns" in experiments  # generated tables
