@@ -110,9 +110,9 @@ class Distribution:
             log = self.log and step == 1
             return {"name": "IntDistribution", "attributes": {
                 "log": log, "step": step, "low": int(self.low), "high": int(self.high)}}
-        step = None if self.log else self.step
+        grid = None if self.log else self.step
         return {"name": "FloatDistribution", "attributes": {
-            "step": step, "low": float(self.low), "high": float(self.high), "log": self.log}}
+            "step": grid, "low": float(self.low), "high": float(self.high), "log": self.log}}
 
     def to_optuna(self) -> Any:
         """The Optuna distribution of `optuna_json`."""

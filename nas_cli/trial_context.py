@@ -27,7 +27,9 @@ def report_intermediate_result(value: float | dict[str, float]) -> None:
     """
     global _step
     if isinstance(value, dict):
-        value = value.get("default", next(iter(value.values()), None))
+        if not value:
+            raise TypeError("report_intermediate_result: an empty dict has no value to report")
+        value = value.get("default", next(iter(value.values())))
     number = float(value)
     if not math.isfinite(number):
         return

@@ -94,7 +94,7 @@ def rank(records: list[TrialRecord], mode: str) -> list[TrialRecord]:
     Retrained one-shot trials rank before those scored on inherited weights."""
     complete = [r for r in records if r.state is TrialState.COMPLETE and r.metric is not None]
     sign = -1.0 if mode == "maximize" else 1.0
-    complete.sort(key=lambda r: (r.phase != RETRAIN_PHASE, sign * r.metric, r.number))
+    complete.sort(key=lambda r: (r.phase != RETRAIN_PHASE, sign * (r.metric or 0.0), r.number))
     ranked = {id(r) for r in complete}
     others = sorted((r for r in records if id(r) not in ranked), key=lambda r: r.number)
     return complete + others

@@ -8,9 +8,12 @@ import sys
 from typing import Any
 
 
-def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
-    """(ClickException, Exit, Abort) classes: typer >= 0.29 vendors click, older uses click."""
-    exceptions, exits, aborts = [], [], []
+def _click_classes() -> tuple[tuple[type[Any], ...], tuple[type[Any], ...], tuple[type[Any], ...]]:
+    """(ClickException, Exit, Abort) classes: typer >= 0.29 vendors click, older uses click
+    (exception classes of either module: no one static type)."""
+    exceptions: list[type[Any]] = []
+    exits: list[type[Any]] = []
+    aborts: list[type[Any]] = []
     try:
         from typer import exceptions as typer_exceptions
         from typer._click import exceptions as vendored
@@ -34,7 +37,7 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ..
 class _Stderr(logging.StreamHandler):
     """`warning: ...` lines on whatever sys.stderr is when they are written."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -97,6 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         if "multiprocessing" in sys.modules:  # release queues and semaphores as exit would
             import multiprocessing.util
 
-            multiprocessing.util._exit_function()
+            multiprocessing.util._exit_function()  # type: ignore[attr-defined]  # private
         os._exit(code)
     return code

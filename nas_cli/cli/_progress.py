@@ -55,7 +55,7 @@ def _epoch_text(run: Run, metrics: dict[str, float]) -> str:
     if info.get("method") != "spos":
         return (f"supernet epoch {metrics.get('epoch')}/{epochs}: {shown} (validation: the "
                 "derived architecture, of probability arch_prob)")
-    paths = run.spec.strategy.model_extra.get("eval_paths", 3)
+    paths = (run.spec.strategy.model_extra or {}).get("eval_paths", 3)
     return (f"supernet epoch {metrics.get('epoch')}/{epochs}: {shown} "
             f"(validation: mean of {paths} sampled paths)")
 
@@ -144,6 +144,8 @@ class LiveProgress(PlainProgress):
 
     def __rich__(self) -> Group:
         run = self.run
+        if run is None:  # not started: the display starts in started()
+            return Group()
         header = Text(f"experiment {run.id} ({run.spec.experiment_name}), strategy "
                       f"{run.spec.strategy.name}, {size_text(run.space_size)} architectures")
         if run.phase is not None:

@@ -85,10 +85,10 @@ def status(
         if oneshot.get("warning"):
             out.print(f"warning: {oneshot['warning']}", markup=False, style="yellow")
     if summary.get("pareto_front"):
-        shown = len(summary["pareto_front"])
+        listed = len(summary["pareto_front"])
         table = Table(title=f"Pareto front: {summary['pareto_size']} trials"
-                            + (f" (the first {shown} by {objective.get('metric')})"
-                               if shown < summary["pareto_size"] else ""),
+                            + (f" (the first {listed} by {objective.get('metric')})"
+                               if listed < summary["pareto_size"] else ""),
                       title_justify="left")
         table.add_column("trial", justify="right", no_wrap=True)
         for item in summary["objectives"]:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nas_cli.errors import TrialError
 from nas_cli.evaluator._datasets import load_dataset
+from nas_cli.spec import resolved
 from nas_cli.spec._models import TrainingEvaluatorSpec
 
 Report = Callable[[int, dict[str, float]], None]
@@ -75,8 +76,9 @@ def train_and_evaluate(
     if seed is not None:
         torch.manual_seed(seed)
     shuffle_seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
-    train_loader = _batches(train_data, cfg.batch_size, shuffle=True, seed=shuffle_seed)
-    val_loader = _batches(val_data, max(cfg.batch_size, _VAL_BATCH_SIZE), shuffle=False)
+    batch_size = resolved(cfg.batch_size, "batch_size")
+    train_loader = _batches(train_data, batch_size, shuffle=True, seed=shuffle_seed)
+    val_loader = _batches(val_data, max(batch_size, _VAL_BATCH_SIZE), shuffle=False)
 
     module = _TaskModule(model, cfg, report=report, trial_dir=trial_dir)
     keep = cfg.keep_checkpoints != "none" and trial_dir is not None
@@ -85,10 +87,11 @@ def train_and_evaluate(
         trainer = pl.Trainer(
             accelerator=accelerator,
             devices=devices,
-            max_epochs=cfg.max_epochs,
+            max_epochs=resolved(cfg.max_epochs, "max_epochs"),
             logger=False,
             enable_checkpointing=keep,
-            callbacks=[_StateDictCheckpoint(cfg, Path(trial_dir))] if keep else None,
+            callbacks=[_StateDictCheckpoint(cfg, Path(trial_dir))]
+            if keep and trial_dir is not None else None,
             enable_progress_bar=False,
             enable_model_summary=False,
             num_sanity_val_steps=0,
@@ -142,12 +145,13 @@ class _TaskModule(pl.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         cfg = self._cfg
         params = self.model.parameters()
-        if cfg.optimizer == "sgd":
-            return torch.optim.SGD(
-                params, lr=cfg.learning_rate, momentum=0.9, weight_decay=cfg.weight_decay
-            )
-        optimizer = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-        return optimizer(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        name = resolved(cfg.optimizer, "optimizer")
+        lr = resolved(cfg.learning_rate, "learning_rate")
+        weight_decay = resolved(cfg.weight_decay, "weight_decay")
+        if name == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+        optimizer = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+        return optimizer(params, lr=lr, weight_decay=weight_decay)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int):
         x, y = _pair(batch)
@@ -171,7 +175,8 @@ class _TaskModule(pl.LightningModule):
         # hooks nobody listens to. One consequence: trainer.global_step stays 0, so do not
         # add step-based Trainer options (max_steps, val_check_interval in steps) without them.
         x, y = batch
-        optimizer = self.optimizers(use_pl_optimizer=False)
+        # configure_optimizers gives one optimizer (Lightning's type allows a list)
+        optimizer = cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
         loss = self._loss(self.model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -103,7 +103,7 @@ def _read_csv(path: Path, _: str | None) -> tuple[list[str], Iterable[dict[str, 
     with open(path, newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         columns = [c.strip() for c in reader.fieldnames or []]
-        rows = []
+        rows: list[dict[str, Any]] = []
         for raw in reader:
             if None in raw:  # more cells than columns
                 raise SpecError(f"evaluator.path: {path} row {len(rows) + 1}: more cells than "

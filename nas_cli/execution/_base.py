@@ -51,6 +51,7 @@ class Backend(ABC):
 
     capacity: int  # how many trials may run at once
     virtual = False  # True: time is simulated (see `clock`) and trials need no folder
+    horizon: float | None = None  # a virtual clock stops here (the time limit); None: no end
 
     def clock(self) -> float:
         """The time trials run on, in seconds: the wall clock, or a simulation's."""

@@ -139,13 +139,16 @@ class LocalBackend(Backend):
         """Everything the workers send, in the order they sent it: a trial's worker, its
         intermediate results, an outcome sent before its worker ended; and the driver's own
         note that a worker died, which comes after anything that worker sent."""
+        inbox = self._inbox
+        if inbox is None:  # prepare() opens it before starting this thread
+            return
         sampled = 0.0
         while not self._closed.is_set():
             if time.monotonic() - sampled > _PEAK_EVERY_S:
                 sampled = time.monotonic()
                 self._sample_peaks()
             try:
-                item = json.loads(self._inbox.recv(1 << 17))
+                item = json.loads(inbox.recv(1 << 17))
             except (TimeoutError, OSError, ValueError):
                 continue
             kind, number = item[0], item[1]
@@ -185,7 +188,8 @@ class LocalBackend(Backend):
             self._events.put(Finished.of(number, outcome))
             return
         after = memory.oom_kills() if before is not None else None
-        event = death(code, peak, oom_killed=after is not None and after > before)
+        killed = after is not None and before is not None and after > before
+        event = death(code, peak, oom_killed=killed)
         event.number = number
         self._events.put(event)
 
@@ -245,6 +249,8 @@ class LocalBackend(Backend):
 
     def _start_waiting(self) -> None:
         """Start the trials that waited for a GPU, while GPUs are free."""
+        if self.gpus is None:  # nothing waits without GPU slots
+            return
         while True:
             with self._lock:
                 if not self._waiting:
@@ -257,8 +263,10 @@ class LocalBackend(Backend):
             self._schedule(number, arch, trial_dir, timeout, trial_env(gpus))
 
     def _done(self, number: int, future: Any) -> None:
+        from pebble import ProcessExpired
+
         exc = None if future.cancelled() else future.exception()
-        expired = hasattr(exc, "exitcode")  # pebble's ProcessExpired: the worker died
+        expired = isinstance(exc, ProcessExpired)  # the worker died
         with self._lock:
             self._live.discard(number)
             self._futures.pop(number, None)
@@ -282,8 +290,8 @@ class LocalBackend(Backend):
         elif isinstance(exc, TimeoutError):
             self._events.put(Finished(number, state=TrialState.FAILED,
                                       reason=f"timed out after {format_duration(timeout or 0)}"))
-        elif expired:  # decided by the pump, after whatever the worker sent before it ended
-            self._post(["expired", number, exc.exitcode])
+        elif isinstance(exc, ProcessExpired):  # decided by the pump, after whatever the
+            self._post(["expired", number, exc.exitcode])  # worker sent before it ended
         elif exc is not None:  # pickling errors
             self._events.put(Finished(number, state=TrialState.FAILED,
                                       reason=f"{type(exc).__name__}: {exc}"))
@@ -337,6 +345,7 @@ class LocalBackend(Backend):
             self._pump.join(timeout=1)
         if self._inbox is not None:
             self._inbox.close()
+        if self._inbox_dir is not None:
             shutil.rmtree(self._inbox_dir, ignore_errors=True)
 
 

@@ -71,6 +71,13 @@ class _Slot:
     def idle(self) -> bool:
         return self.ready is None and self.broken is None and self.number is None
 
+    @property
+    def trial(self) -> int:
+        """The number of the trial this busy slot runs."""
+        if self.number is None:
+            raise RuntimeError("an idle Ray slot has no trial")
+        return self.number
+
 
 def ray_gpus_per_trial(trial_gpu_number: int, max_trial_number_per_gpu: int = 1) -> float:
     """Ray's `num_gpus` for one trial: a fraction when several one-GPU trials share a GPU."""
@@ -343,7 +350,7 @@ class RayBackend(Backend):
                 _, _, index, step, value = item
                 if index >= slot.streamed:
                     slot.streamed = index + 1
-                    self._pending.append(Intermediate(slot.number, step, value))
+                    self._pending.append(Intermediate(slot.trial, step, value))
             elif item[0] == "log" and slot.trial_dir is not None:
                 _write_at(slot.trial_dir / "trial.log", slot.log_base + item[2], item[3])
             elif item[0] == "mem":
@@ -358,7 +365,7 @@ class RayBackend(Backend):
                                           reason=f"worker failed to start: {reason}"))
 
     def _finished(self, ray: Any, slot: _Slot) -> None:
-        number, trial_dir, streamed = slot.number, slot.trial_dir, slot.streamed
+        number, trial_dir, streamed = slot.trial, slot.trial_dir, slot.streamed
         try:
             outcome, large = ray.get(slot.ref)
         except (ray.exceptions.RayActorError, ray.exceptions.OutOfMemoryError) as exc:
@@ -408,7 +415,7 @@ class RayBackend(Backend):
 
     def _stop(self, slot: _Slot, state: TrialState, reason: str) -> None:
         """End the slot's trial now (time limit, pruning, stop): kill its actor, start another."""
-        self._pending.append(Finished(slot.number, state=state, reason=reason))
+        self._pending.append(Finished(slot.trial, state=state, reason=reason))
         self._replace(slot)
 
     def _release(self, slot: _Slot) -> None:

@@ -48,7 +48,7 @@ def user_modules(*objects: Any) -> list[tuple[str, str]]:
     """(private name, path) of the .py files `objects` come from (imported by path)."""
     found = []
     for obj in objects:
-        name = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
+        name: str = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
         module = sys.modules.get(name)
         path = getattr(module, "__file__", None)
         if name.startswith("nas_user_") and path and (name, path) not in found:
@@ -167,16 +167,16 @@ class _FromSpec:
         from nas_cli.spec._search import Searched
 
         ms, evaluator = self.spec.model_space, self.spec.evaluator
+        sent: Any = evaluator
         if evaluator.type == "function":  # a searched kwarg as written (each trial sets it)
             kwargs = {k: v.form if isinstance(v, Searched) else v
                       for k, v in evaluator.kwargs.items()}
-            evaluator = SimpleNamespace(type="function", function=evaluator.function,
-                                        kwargs=kwargs)
+            sent = SimpleNamespace(type="function", function=evaluator.function, kwargs=kwargs)
         plain = SimpleNamespace(
             model_space=SimpleNamespace(module=ms.module, class_name=ms.class_name,
                                         init_kwargs=dict(ms.init_kwargs),
                                         mutators=list(ms.mutators)),
-            evaluator=evaluator, base_dir=self.spec.base_dir,
+            evaluator=sent, base_dir=self.spec.base_dir,
             objective=SimpleNamespace(metric=self.spec.objective.metric),
             max_trial_memory=self.spec.max_trial_memory,
             extras=payload_extras(self.spec, hyperparameter_labels(self.spec)))
@@ -271,7 +271,7 @@ def with_hyperparameters(spec: ExperimentSpec, model_space: Any) -> tuple[Any, d
         else:
             decisions[label] = Decision(label, "hp", [], [], distribution=value.distribution)
         labels[label] = name
-    return SearchSpace(decisions, list(model_space.limits)), labels
+    return SearchSpace(decisions, dict(model_space.aliases), list(model_space.limits)), labels
 
 
 def cost_requests(spec: ExperimentSpec) -> tuple[list[Any], float | None]:
@@ -285,7 +285,7 @@ def cost_requests(spec: ExperimentSpec) -> tuple[list[Any], float | None]:
                                       o.batch_size or 1)
                 for o in spec.objectives if o.metric in COST_METRICS}
     limit = limits.max_latency_ms if limits else None
-    if limit is not None and "latency_ms" not in requests:
+    if limits is not None and limit is not None and "latency_ms" not in requests:
         requests["latency_ms"] = CostRequest("latency_ms", shape, limits.latency_batch_size)
     return list(requests.values()), limit
 

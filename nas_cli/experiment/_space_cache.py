@@ -104,6 +104,7 @@ def _named_sources(spec: ExperimentSpec) -> set[str]:
             refs.append(ref.rpartition(":")[0])
     found = set()
     for ref in refs:
+        path: str | None
         if ref.endswith(".py"):
             path = str((Path(spec.base_dir) / ref).resolve())
         else:

@@ -13,8 +13,9 @@ import nas_cli.nn as nn
 from nas_cli import basic_unit, model_wrapper
 from nas_cli.hub._ops import DropPath
 from nas_cli.hub._published import SearchedModels
+from nas_cli.space import MaybeChoice
 
-PRESETS = {
+PRESETS: dict[str, dict[str, tuple[float, ...]]] = {
     "tiny": {"search_embed_dim": (192, 216, 240), "search_mlp_ratio": (3.0, 3.5, 4.0),
              "search_num_heads": (3, 4), "search_depth": (12, 13, 14)},
     "small": {"search_embed_dim": (320, 384, 448), "search_mlp_ratio": (3.0, 3.5, 4.0),
@@ -52,7 +53,8 @@ class RelativePositionSelfAttention(nn.Module):
     """Multi-head self-attention with a fixed `head_dim` per head (so the heads set the inner
     width) and, with `rpe`, relative position embeddings added to the keys and the values."""
 
-    def __init__(self, embed_dim: int, num_heads: int, head_dim: int = 64, attn_drop: float = 0.0,
+    def __init__(self, embed_dim: MaybeChoice[int], num_heads: MaybeChoice[int], head_dim: int = 64,
+                 attn_drop: float = 0.0,
                  proj_drop: float = 0.0, qkv_bias: bool = False, qk_scale: float | None = None,
                  rpe: bool = False, rpe_length: int = 14):
         super().__init__()
@@ -93,8 +95,8 @@ class TransformerEncoderLayer(nn.Module):
     """Attention and an MLP (width `embed_dim * mlp_ratio`), each residual with layer norm
     before (`pre_norm`) or after, dropout and drop-path. Takes chosen widths as choices."""
 
-    def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4.0,
-                 drop_path: float = 0.0, drop_rate: float = 0.0, pre_norm: bool = True,
+    def __init__(self, embed_dim: MaybeChoice[int], num_heads: MaybeChoice[int],
+                 mlp_ratio: MaybeChoice[float] = 4.0, drop_path: float = 0.0, drop_rate: float = 0.0, pre_norm: bool = True,
                  **attention):
         super().__init__()
         self.pre_norm = pre_norm
@@ -173,8 +175,9 @@ class AutoFormer(SearchedModels, nn.Module):
         self.patch_embed = nn.Conv2d(in_channels, embed_dim, patch_size, stride=patch_size)
         self.patches_num = (img_size // patch_size) ** 2
         self.global_pooling = global_pooling
-        self.cls_token = ClassToken(embed_dim)
-        self.pos_embed = (AbsolutePositionEmbedding(self.patches_num + 1, embed_dim)
+        # basic units: a choice for any argument (their __init__ sees its value; no static type)
+        self.cls_token = ClassToken(embed_dim)  # type: ignore[arg-type]
+        self.pos_embed = (AbsolutePositionEmbedding(self.patches_num + 1, embed_dim)  # type: ignore[arg-type]
                           if absolute_position else nn.Identity())
         drop_paths = torch.linspace(0, drop_path_rate, deepest).tolist()
         self.blocks = nn.Repeat(lambda i: TransformerEncoderLayer(
@@ -185,7 +188,7 @@ class AutoFormer(SearchedModels, nn.Module):
         self.head = nn.Linear(embed_dim, num_labels) if num_labels > 0 else nn.Identity()
 
     @classmethod
-    def preset(cls, name: str) -> dict[str, tuple]:
+    def preset(cls, name: str) -> dict[str, tuple[float, ...]]:
         """The init arguments of the paper's "tiny", "small" or "base" space."""
         if name.lower() not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {name!r}")

@@ -15,6 +15,7 @@ import torch
 
 import nas_cli.nn as nn
 from nas_cli import basic_unit
+from nas_cli.space import MaybeChoice
 
 
 def make_divisible(v, divisor: int = 8, min_value: int | None = None):
@@ -86,7 +87,7 @@ class DepthwiseSeparableConv(_Residual):
     """depthwise kxk conv-BN-act -> [squeeze-excite] -> pointwise conv-BN; residual when the
     stride is 1 and the widths are equal."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int = 3, stride: int = 1,
+    def __init__(self, c_in: int, c_out: int, kernel_size: MaybeChoice[int] = 3, stride: int = 1,
                  se: str = "none", se_label: str = "", act: Callable[[], nn.Module] | None = None):
         layers = conv_bn_act(c_in, c_in, kernel_size, stride, groups=c_in, act=act)
         excite = squeeze_excite(c_in, se, se_label)
@@ -103,7 +104,8 @@ class InvertedResidual(_Residual):
     activation; residual when the stride is 1 and the widths are equal. The squeeze-excite
     works on the expanded width, or on `c_in` without `se_from_exp`."""
 
-    def __init__(self, c_in: int, c_out: int, expand_ratio: float, kernel_size: int = 3,
+    def __init__(self, c_in: int, c_out: int, expand_ratio: MaybeChoice[float],
+                 kernel_size: MaybeChoice[int] = 3,
                  stride: int = 1, se: str = "none", se_label: str = "",
                  act: Callable[[], nn.Module] | None = None, se_from_exp: bool = True):
         hidden = make_divisible(c_in * expand_ratio, 8)

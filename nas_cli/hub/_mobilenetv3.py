@@ -6,6 +6,7 @@ squeeze-and-excite.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -63,8 +64,11 @@ class MobileNetV3Space(SearchedModels, nn.Module):
                              f"{len(activation)}")
         if len(squeeze_excite) != blocks - 2:
             raise ValueError(f"squeeze_excite needs {blocks - 2} entries, got {len(squeeze_excite)}")
-        depths = ([tuple(depth_range)] * (blocks - 3) if isinstance(depth_range[0], int)
-                  else [tuple(d) for d in depth_range])
+        # one (min, max) pair for every stage, or a pair per stage
+        depths: list[tuple[int, ...]] = (
+            [tuple(cast(Sequence[int], depth_range))] * (blocks - 3)
+            if isinstance(depth_range[0], int)
+            else [tuple(d) for d in cast(Sequence[Sequence[int]], depth_range)])
         if len(depths) != blocks - 3 or any(not 1 <= lo <= hi for lo, hi in depths):
             raise ValueError(f"depth_range must be (min, max) with 1 <= min <= max, or {blocks - 3} "
                              f"such pairs, got {depth_range!r}")
@@ -98,7 +102,7 @@ class MobileNetV3Space(SearchedModels, nn.Module):
 
     @staticmethod
     def _stage(i: int, c_in, c_out, expand_ratios: list[float], se: str, stride: int, act,
-               depth: tuple[int, int], se_from_exp: bool) -> nn.Module:
+               depth: tuple[int, ...], se_from_exp: bool) -> nn.Module:
         def block(j: int) -> nn.Module:
             # keywords in this order list the labels in NNI's order: exp, ks, then widths
             return InvertedResidual(

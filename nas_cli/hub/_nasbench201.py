@@ -5,6 +5,7 @@ reduction blocks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -33,7 +34,7 @@ def _operation(name: str, c_in: int, c_out: int) -> nn.Module:
 
 
 OPS: dict[str, Callable[[int, int], nn.Module]] = {
-    name: (lambda c_in, c_out, name=name: _operation(name, c_in, c_out)) for name in OPERATIONS
+    name: functools.partial(_operation, name) for name in OPERATIONS
 }
 
 
@@ -45,13 +46,14 @@ class ResNetBasicBlock(nn.Module):
         super().__init__()
         self.conv_a = relu_conv_bn(c_in, c_out, 3, stride=stride, padding=1)
         self.conv_b = relu_conv_bn(c_out, c_out, 3, padding=1)
+        self.downsample: nn.Module | None
         if stride == 2:
             self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2),
                                             nn.Conv2d(c_in, c_out, 1, bias=False))
         elif c_in != c_out:
             self.downsample = relu_conv_bn(c_in, c_out, 1)
         else:
-            self.downsample = None
+            self.downsample = None  # the shortcut is the input itself
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = x if self.downsample is None else self.downsample(x)

@@ -12,6 +12,7 @@ picking one earlier tensor (`{cell}/input_{n}_{k}`) and one operation (`{cell}/o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 
@@ -207,7 +208,7 @@ class NDS(SearchedModels, nn.Module):
             self.stages.append(stage)
             c_pprev, c_prev, after_reduction = stage.c_pprev, stage.c_prev, stage.after_reduction
         if auxiliary_loss:
-            first = self.stages[2].cells[0]
+            first = cast(NDSCell, cast(NDSStage, self.stages[2]).cells[0])  # ModuleList: Module
             self.auxiliary_head = AuxiliaryHead(first.out_channels, num_labels, dataset)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_labels)
@@ -221,7 +222,7 @@ class NDS(SearchedModels, nn.Module):
         aux = None
         for index, stage in enumerate(self.stages):
             if index == 2 and self.auxiliary_loss and self.training:
-                for block, cell in enumerate(stage.cells):
+                for block, cell in enumerate(cast(NDSStage, stage).cells):
                     s0, s1 = cell(s0, s1)
                     if block == 0:
                         aux = self.auxiliary_head(s1)

@@ -9,6 +9,7 @@ import torch
 import nas_cli.nn as nn
 from nas_cli import model_wrapper
 from nas_cli.hub._published import SearchedModels
+from nas_cli.space import MaybeChoice
 
 STAGE_REPEATS = (4, 4, 8, 4)
 STAGE_OUT_CHANNELS = (16, 64, 160, 320, 640, 1024)   # the first conv, 4 stages, the last conv
@@ -48,6 +49,7 @@ class ShuffleNetBlock(nn.Module):
                 first_pointwise = False
             c_prev = c
         self.branch_main = nn.Sequential(*layers)
+        self.branch_proj: nn.Module | None
         if stride == 2:
             ch = self.channels
             self.branch_proj = nn.Sequential(
@@ -98,13 +100,13 @@ class ShuffleNetSpace(SearchedModels, nn.Module):
         out_channels = STAGE_OUT_CHANNELS[0]
         self.first_conv = nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, 2, 1, bias=False),
                                         nn.BatchNorm2d(out_channels), nn.ReLU())
-        blocks = []
+        blocks: list[nn.Module] = []
         for stage, repeats in enumerate(STAGE_REPEATS):
             for index in range(repeats):
                 number = len(blocks) + 1
                 in_ch, out_channels = out_channels, STAGE_OUT_CHANNELS[stage + 1]
                 stride = 2 if index == 0 else 1
-                mid = out_channels // 2
+                mid: MaybeChoice[int] = out_channels // 2
                 if channel_search:
                     mid = nn.ValueChoice([int(mid * (0.2 * k)) for k in range(1, 9)],
                                          label=f"channel_{number}")

@@ -8,7 +8,7 @@ Labels follow NNI 2.x: `{label}/{j}_{i}` (201), `{label}/num_nodes`, `{label}/op
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -52,9 +52,9 @@ class NasBench201Cell(nn.Module):
             self.layers.append(edges)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
+        nodes: list[Any] = [x]  # tensors (sum() starts from 0)
         for edges in self.layers:
-            nodes.append(sum(op(nodes[j]) for j, op in enumerate(edges)))
+            nodes.append(sum(op(nodes[j]) for j, op in enumerate(cast(nn.ModuleList, edges))))
         return nodes[-1]
 
 
@@ -68,6 +68,17 @@ class NasBench101Cell(_Mutable):
     split as in the benchmark; `projection(in_features, out_features)` adapts the input where it
     feeds a node.
     """
+
+    max_num_nodes: int
+    max_num_edges: int
+    num_nodes: ValueChoice
+    projections: nn.ModuleList
+    ops: nn.ModuleList      # per node: nn.Identity (node 0), then a LayerChoice
+    inputs: nn.ModuleList   # per node: nn.Identity (node 0), then an InputChoice
+
+    def input_choices(self) -> list[InputChoice]:
+        """The InputChoice of each node after the first."""
+        return [cast(InputChoice, choice) for choice in self.inputs[1:]]
 
     @classmethod
     def _create(cls, op_candidates: Sequence[Callable[[int], nn.Module]]

@@ -219,7 +219,8 @@ class SearchSpace:
             for conj in compiled:
                 for position, _ in conj:
                     last_use[position] = max(last_use[position], i)
-        self._live = live = [[]]  # live[i]: positions (< i) a condition at i or later reads
+        live: list[list[int]] = [[]]  # live[i]: positions (< i) a condition at i or later reads
+        self._live = live
         for i in range(n):
             live.append([p for p in live[i] if last_use[p] > i] + ([i] if last_use[i] > i else []))
         reachable: list[set[tuple[int, ...]]] = [{self._start}]
@@ -497,7 +498,8 @@ class SearchSpace:
     def to_json(self) -> dict[str, Any]:
         """`{"size": N, "labels": {label: {"kind", "candidates", "when"?, ...}}, "aliases"?}`."""
         size = None if self.continuous else self.size  # JSON has no infinity
-        out = {"size": size, "labels": {k: d.to_json() for k, d in self.decisions.items()}}
+        out: dict[str, Any] = {"size": size,
+                               "labels": {k: d.to_json() for k, d in self.decisions.items()}}
         if self.limits:
             out["limits"] = [limit.to_json() for limit in self.limits]
         if self.aliases:
@@ -709,9 +711,10 @@ def _walk_cell(cell: Cell, path: _Path, recorder: _Recorder) -> None:
     active only when the slot takes that input."""
     from torch import nn
 
-    for key, choice in cell.inputs.items():
+    for key in cell.inputs:
+        choice = cell.slot_input(key)
         _walk(choice, path, recorder)
-        per_input = cell.ops[key]
+        per_input = cell.slot_ops(key)
         for source, op in enumerate(per_input):
             inner = path
             if len(per_input) > 1:
@@ -739,7 +742,7 @@ def _walk_nb101(cell: NasBench101Cell, path: _Path, recorder: _Recorder) -> None
         _walk(choice, having(node) if node else path, recorder)
     _walk(cell.projections, path, recorder)
     limit = Limit(f"edges of cell '{cell.label}'", cell.max_num_edges,
-                  {c.label: [len(s) for s in c.candidates()] for c in cell.inputs[1:]})
+                  {c.label: [len(s) for s in c.candidates()] for c in cell.input_choices()})
     if limit not in recorder.limits:
         recorder.limits.append(limit)
 

@@ -11,7 +11,7 @@ import copy
 import inspect
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -98,6 +98,7 @@ class LayerChoice(_Mutable):
     """
 
     prior: list[float] | None = None
+    names: list[Any]          # list indices or dict keys, in order
 
     @classmethod
     def _create(cls, candidates: Sequence[nn.Module] | dict[str, nn.Module], *,
@@ -128,13 +129,13 @@ class LayerChoice(_Mutable):
 
     @property
     def candidates(self) -> list[nn.Module]:
-        return [self._modules[str(n)] for n in self.names]
+        return [self[n] for n in self.names]
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, key: int | str) -> nn.Module:
-        return self._modules[str(key)]
+        return cast(nn.Module, self._modules[str(key)])  # a registered candidate, never None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.candidates[0](*args, **kwargs)
@@ -185,6 +186,9 @@ class InputChoice(_Mutable):
     """
 
     prior: list[float] | None = None
+    n_candidates: int
+    n_chosen: int | None
+    reduction: str
 
     @classmethod
     def _create(
@@ -271,6 +275,12 @@ class Repeat(_Mutable):
     the depth, or the ValueChoice's value when the depth is derived from it.
     """
 
+    depths: list[int]                  # the depth each value stands for
+    values: list[Any]                  # what the architecture records
+    depth_choice: ValueChoiceX | None
+    prior: list[float] | None
+    blocks: nn.ModuleList
+
     @classmethod
     def _create(cls, blocks: Any, depth: Any, *, label: str | None = None):
         ranged = isinstance(depth, tuple | list) and len(depth) == 2
@@ -332,6 +342,7 @@ class Repeat(_Mutable):
 
 def _depth_choice(scope: str, depth: Any) -> tuple[str | None, list[Any], list[int]]:
     """(label, values the architecture records, depth for each value) of a Repeat depth."""
+    given: object  # the depths as the user gave them, for the error message
     if isinstance(depth, ValueChoiceX):
         leaves = {leaf.label: leaf for leaf in depth.leaves()}
         if len(leaves) != 1 or getattr(next(iter(leaves.values())), "distribution", None):
@@ -388,6 +399,17 @@ class Cell(_Mutable):
     the list of inputs first; `postprocessor(output, inputs)` makes the cell's result.
     """
 
+    num_nodes: int
+    num_ops_per_node: int
+    num_predecessors: int
+    merge_op: str
+    preprocessor: Callable[[list[Any]], list[Any]] | None
+    postprocessor: Callable[[Any, list[Any]], Any] | None
+    concat_dim: int
+    output_node_indices: list[int]
+    ops: nn.ModuleDict      # op slot "node_slot" -> ModuleList: its LayerChoice per input
+    inputs: nn.ModuleDict   # op slot -> the InputChoice of its input
+
     @classmethod
     def _create(
         cls,
@@ -417,29 +439,39 @@ class Cell(_Mutable):
                 key = f"{node}_{slot}"
                 op_label = FinalLabel(f"{label}/op_{key}")
                 choice = InputChoice(node, 1, label=FinalLabel(f"{label}/input_{key}"))
-                per_input = _cell_ops(label, op_candidates, node, slot, op_label,
-                                      choice.chosen[0] if fixed else None)
-                if fixed:
-                    ops[key] = per_input[choice.chosen[0] if len(per_input) > 1 else 0]
-                    inputs[key] = choice.chosen[0]
+                chosen = choice.chosen[0] if isinstance(choice, ChosenInputs) else None  # fixed
+                per_input = _cell_ops(label, op_candidates, node, slot, op_label, chosen)
+                if chosen is not None:
+                    ops[key] = per_input[chosen if len(per_input) > 1 else 0]
+                    inputs[key] = chosen
                 else:
                     ops[key] = per_input
                     inputs[key] = choice
-        options = dict(num_nodes=num_nodes, num_ops_per_node=num_ops_per_node,
-                       num_predecessors=num_predecessors, merge_op=merge_op,
-                       preprocessor=preprocessor, postprocessor=postprocessor,
-                       concat_dim=concat_dim)
         if fixed:
-            return FixedCell(ops, inputs, **options)
-        self = cls._instance(label=label, **options)
+            return FixedCell(ops, inputs, num_nodes, num_ops_per_node, num_predecessors,
+                             merge_op, preprocessor, postprocessor, concat_dim)
+        self = cls._instance(label=label, num_nodes=num_nodes, num_ops_per_node=num_ops_per_node,
+                             num_predecessors=num_predecessors, merge_op=merge_op,
+                             preprocessor=preprocessor, postprocessor=postprocessor,
+                             concat_dim=concat_dim)
         self.output_node_indices = list(range(num_predecessors, num_predecessors + num_nodes))
         self.ops = ops
         self.inputs = nn.ModuleDict(inputs)
         return self
 
+    def slot_ops(self, key: str) -> nn.ModuleList:
+        """Op slot `key`'s LayerChoice per input (one, when its ops ignore the input)."""
+        return cast(nn.ModuleList, self.ops[key])  # ModuleDict's items are typed Module
+
+    def slot_input(self, key: str) -> InputChoice:
+        return cast(InputChoice, self.inputs[key])
+
     def forward(self, *inputs: Any) -> Any:
-        return _run_cell(self, inputs, lambda key: 0,
-                         lambda key, source: self.ops[key][source if len(self.ops[key]) > 1 else 0])
+        def op_of(key: str, source: int) -> nn.Module:
+            per_input = self.slot_ops(key)
+            return per_input[source if len(per_input) > 1 else 0]
+
+        return _run_cell(self, inputs, lambda key: 0, op_of)
 
 
 def _cell_ops(label: str, op_candidates: Any, node: int, slot: int, op_label: str,
@@ -518,7 +550,7 @@ def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int
             outputs.append(op_of(key, source)(states[source]) if run_slot is None
                            else run_slot(key, states))
         states.append(sum(outputs[1:], outputs[0]))
-    nodes = range(cell.num_predecessors, len(states))
+    nodes: Sequence[int] = range(cell.num_predecessors, len(states))
     if cell.merge_op == "loose_end":
         nodes = [n for n in nodes if n not in used]
     merged = torch.cat([states[n] for n in nodes], dim=getattr(cell, "concat_dim", 1))

@@ -21,6 +21,9 @@ class Mutator:
     ...         model.fc = nn.Linear(64, self.choice([10, 20]))
     """
 
+    _nas_sampler: Sampler | None = None  # set while `apply` runs
+    _nas_count: int = 0
+
     def __init__(self, label: str | None = None):
         self.label = label
 

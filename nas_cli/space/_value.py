@@ -7,7 +7,7 @@ import json
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from nas_cli.distributions import Distribution
 from nas_cli.errors import SpaceError
@@ -283,10 +283,10 @@ class ValueChoiceX:
     def __rrshift__(self, o):
         return self._op(operator.rshift, ">>", o, True)
 
-    def __eq__(self, o):  # type: ignore[override]
+    def __eq__(self, o):
         return self._op(operator.eq, "==", o)
 
-    def __ne__(self, o):  # type: ignore[override]
+    def __ne__(self, o):
         return self._op(operator.ne, "!=", o)
 
     __hash__ = object.__hash__  # identity: a choice is one object, whatever its value
@@ -555,8 +555,13 @@ class _MaybeChoice:
         return Union[ValueChoiceX, item]  # noqa: UP007 - a runtime Union
 
 
+T = TypeVar("T")
+
 ChoiceOf = ValueChoiceX
-MaybeChoice = _MaybeChoice()
+if TYPE_CHECKING:
+    MaybeChoice = Union[T, ValueChoiceX]
+else:
+    MaybeChoice = _MaybeChoice()
 
 
 #: The attribute where a `nas_cli.nn` module or a `@basic_unit` built with ValueChoice

@@ -10,6 +10,7 @@ from nas_cli.spec._load import (
     validate_spec,
 )
 from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec
+from nas_cli.spec._search import resolved
 from nas_cli.spec._strategy_params import (
     LEARNED,
     MULTI_TRIAL,
@@ -44,6 +45,7 @@ __all__ = [
     "parse_duration",
     "proposing_strategy",
     "resolve_path",
+    "resolved",
     "strategy_params",
     "trial_limit",
     "validate_spec",

@@ -116,7 +116,7 @@ def _yaml_problem(path: Path, exc: yaml.MarkedYAMLError) -> str:
     """'spec.yaml:7: mapping values are not allowed here' (lines counted from 1)."""
     mark = exc.problem_mark or exc.context_mark
     where = f"{path}:{mark.line + 1}" if mark else str(path)
-    message = exc.problem or exc.context
+    message = exc.problem or exc.context or "not valid YAML"
     if exc.problem and exc.context and exc.context_mark:
         message += f" ({exc.context} on line {exc.context_mark.line + 1})"
     return f"{where}: {message}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import annotated_types as at
 from pydantic import (
@@ -27,7 +28,7 @@ from nas_cli.durations import parse_duration
 from nas_cli.evaluator._cost import COST_METRICS
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
 from nas_cli.spec._problems import key_error, show, unknown, with_params
-from nas_cli.spec._search import searchable, searched_fields
+from nas_cli.spec._search import Searchable, SearchableKwarg, searched_fields
 from nas_cli.spec._strategy_params import MULTI_TRIAL, ONE_SHOT, StrategySpec
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)([iI]?[bB])?\s*$")
@@ -78,8 +79,9 @@ def _check_module(module: str, info: ValidationInfo) -> str:
     return module
 
 
-def _reference(what: str) -> Any:
-    """A `"module:name"` string type; the module part is checked like `model_space.module`."""
+def _reference(what: str) -> Callable[[str, ValidationInfo], str]:
+    """The check of a `"module:name"` string; the module part is checked like
+    `model_space.module`."""
 
     def check(value: str, info: ValidationInfo) -> str:
         module, colon, name = value.rpartition(":")
@@ -91,12 +93,12 @@ def _reference(what: str) -> Any:
         _check_module(module, info)
         return value
 
-    return Annotated[str, AfterValidator(check)]
+    return check
 
 
 ModuleRef = Annotated[str, AfterValidator(_check_module)]
-FunctionRef = _reference("function")
-ClassRef = _reference("Class")
+FunctionRef = Annotated[str, AfterValidator(_reference("function"))]
+ClassRef = Annotated[str, AfterValidator(_reference("Class"))]
 
 
 class _Section(BaseModel):
@@ -161,11 +163,11 @@ class TrainingEvaluatorSpec(_Section):
     type: Literal["classification", "regression"]
     dataset: DatasetSpec = "digits"
     # these may be distributions, searched together with the architecture (see _search)
-    max_epochs: searchable(Annotated[int, at.Gt(0)]) = 3
-    batch_size: searchable(Annotated[int, at.Gt(0)]) = 64
-    learning_rate: searchable(Annotated[float, at.Gt(0)]) = 1e-3
-    optimizer: searchable(Literal["adam", "adamw", "sgd"]) = "adam"
-    weight_decay: searchable(Annotated[float, at.Ge(0)]) = 0.0
+    max_epochs: Searchable[Annotated[int, at.Gt(0)]] = 3
+    batch_size: Searchable[Annotated[int, at.Gt(0)]] = 64
+    learning_rate: Searchable[Annotated[float, at.Gt(0)]] = 1e-3
+    optimizer: Searchable[Literal["adam", "adamw", "sgd"]] = "adam"
+    weight_decay: Searchable[Annotated[float, at.Ge(0)]] = 0.0
     keep_checkpoints: Literal["none", "best", "all"] = "none"
     seed: int | None = None
 
@@ -184,7 +186,7 @@ class FunctionEvaluatorSpec(_Section):
     type: Literal["function"]
     function: FunctionRef
     # a kwarg given as a distribution is searched together with the architecture
-    kwargs: dict[str, searchable(Any, detect_any_mapping=False)] = Field(default_factory=dict)
+    kwargs: dict[str, SearchableKwarg] = Field(default_factory=dict)
 
 
 def _table_file(value: str, info: ValidationInfo) -> str:
@@ -228,7 +230,10 @@ class ObjectiveSpec(_Section):
     (one input, no batch dimension) for flops and latency_ms, `batch_size` for latency_ms."""
 
     metric: str
-    mode: Literal["maximize", "minimize"] | None = None
+    if TYPE_CHECKING:  # after validation: always set (see _default_mode)
+        mode: Literal["maximize", "minimize"]
+    else:
+        mode: Literal["maximize", "minimize"] | None = None
     input_shape: list[Annotated[int, Field(gt=0)]] | None = None
     batch_size: int | None = Field(None, gt=0)
 
@@ -337,7 +342,10 @@ class ExperimentSpec(_Section):
     strategy: StrategySpec = Field(default_factory=StrategySpec)
     evaluator: EvaluatorSpec
     # `objective:` in YAML: one {metric, mode}, or a list of them (a multi-objective search)
-    objectives: Objectives | None = Field(None, alias="objective")
+    if TYPE_CHECKING:  # after validation: always a list (see _metric_reported, _default_objective)
+        objectives: list[ObjectiveSpec]
+    else:
+        objectives: Objectives | None = Field(None, alias="objective")
     trial_concurrency: int = Field(1, gt=0)
     max_trial_number: int = Field(20, gt=0)
     max_experiment_duration: float | None = None
@@ -382,10 +390,11 @@ class ExperimentSpec(_Section):
         many = isinstance(objectives, list)
         listed = objectives if many else [objectives]
         evaluator = info.data.get("evaluator")
-        reported = EVALUATOR_METRICS.get(getattr(evaluator, "type", ""))
+        kind = getattr(evaluator, "type", "")
+        reported = EVALUATOR_METRICS.get(kind)
         seen: dict[str, int] = {}
         for index, objective in enumerate(listed):
-            where = [index, "metric"] if many else ["metric"]
+            where: list[str | int] = [index, "metric"] if many else ["metric"]
             if objective.metric in seen:
                 raise key_error(where, f"{show(objective.metric)} is already objective "
                                        f"[{seen[objective.metric]}]")
@@ -393,7 +402,7 @@ class ExperimentSpec(_Section):
             if reported and objective.metric not in (*reported, *COST_METRICS):
                 raise key_error(
                     where,
-                    f"must be {' or '.join(reported)} for a {evaluator.type} evaluator "
+                    f"must be {' or '.join(reported)} for a {kind} evaluator "
                     f"(or a cost metric: {', '.join(COST_METRICS)}), got {show(objective.metric)}",
                 )
         return listed
@@ -418,8 +427,8 @@ class ExperimentSpec(_Section):
                             "without the batch dimension, e.g. [1, 8, 8]")
         for index, objective in enumerate(self.objectives or []):
             if objective.metric in ("flops", "latency_ms") and not objective.input_shape:
-                where = ["objective", index, "input_shape"] if self.multi_objective else \
-                    ["objective", "input_shape"]
+                where: list[str | int] = ["objective", index, "input_shape"] \
+                    if self.multi_objective else ["objective", "input_shape"]
                 raise key_error(where, f"is required for {objective.metric} with a "
                                        f"{self.evaluator.type} evaluator: the shape of one input "
                                        "without the batch dimension, e.g. [1, 8, 8]")

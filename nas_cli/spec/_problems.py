@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import annotated_types as at
 from pydantic import BaseModel, Tag, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # Error types whose pydantic text we replace with "must be <what the field expects>, got <input>".
 _OWN_MESSAGE = {"value_error", "assertion_error", "worded", "dataset"}
@@ -42,7 +42,7 @@ def unknown(what: str, value: Any, choices: Sequence[str], aliases: dict | None 
     return f"unknown {what} {show(value)} (choose from {', '.join(choices)}{hint})"
 
 
-def key_error(key: str, message: str) -> PydanticCustomError:
+def key_error(key: str | Sequence[str | int], message: str) -> PydanticCustomError:
     """An error for raising in a model validator, reported at `<model path>.<key>`."""
     return PydanticCustomError("spec", message, {"key": key})
 
@@ -72,7 +72,7 @@ def validated(model: type[M], data: Any, extra_keys: Sequence[str] = ()) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details = []
+        details: list[InitErrorDetails] = []
         for error in exc.errors():
             path, message = _describe(error, model, extra_keys)
             done = PydanticCustomError("worded", message)
@@ -86,8 +86,11 @@ def with_params(section: M, params_model: type[BaseModel]) -> M:
     params = validated(
         params_model, section.model_extra, extra_keys=list(type(section).model_fields)
     )
-    section.model_extra.clear()
-    section.model_extra.update(params.model_dump())
+    extra = section.model_extra
+    if extra is None:
+        raise TypeError(f"{type(section).__name__} keeps no extra keys (extra='allow')")
+    extra.clear()
+    extra.update(params.model_dump())
     return section
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -43,7 +43,8 @@ from nas_cli.distributions import Distribution
 from nas_cli.spec._problems import show
 from nas_cli.trials import HP_PREFIX
 
-__all__ = ["HP_PREFIX", "Searched", "is_form", "parse", "searchable", "searched_fields"]
+__all__ = ["HP_PREFIX", "Searchable", "SearchableKwarg", "Searched", "is_form", "parse", "resolved",
+           "searchable", "searched_fields"]
 
 RANGES = ("uniform", "loguniform", "randint", "quniform", "qloguniform")
 FORMS = ("choice", *RANGES)
@@ -211,8 +212,10 @@ def searchable(base: Any, *, detect_any_mapping: bool = True) -> Any:
         key = next(iter(value.form)) if "_type" not in value.form else "_value"
         if value.choices is not None:
             values = list(enumerate(value.choices))
-        else:
+        elif value.distribution is not None:
             values = [(0, value.distribution.low), (1, value.distribution.high)]
+        else:  # parse() gives one or the other
+            values = []
         for index, item in values:
             try:
                 adapter.validate_python(item)
@@ -247,3 +250,30 @@ def searched_fields(config: Any) -> dict[str, Searched]:
         return {k: v for k, v in config.kwargs.items() if isinstance(v, Searched)}
     return {name: getattr(config, name) for name in type(config).model_fields
             if isinstance(getattr(config, name, None), Searched)}
+
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    # What a validated field holds: a value of T, or a distribution over such values.
+    Searchable = Union[T, Searched]
+    SearchableKwarg = Any
+else:
+    class Searchable:
+        """`field: Searchable[int]`: the type of an evaluator field that may be searched
+        (`searchable(int)`; to a type checker, an int or a `Searched`)."""
+
+        def __class_getitem__(cls, base: Any) -> Any:
+            return searchable(base)
+
+    # a function evaluator's kwarg: any value; a mapping that reads as a distribution is searched
+    SearchableKwarg = searchable(Any, detect_any_mapping=False)
+
+
+def resolved(value: Searchable[T], name: str) -> T:
+    """A searched field's value in a trial (its own value, not a distribution): the worker
+    applies the trial's hyperparameters before training; this checks it did."""
+    if isinstance(value, Searched):
+        raise TypeError(f"evaluator.{name} is still a distribution ({value.describe()}): the "
+                        "trial's value was not applied")
+    return value

@@ -331,17 +331,18 @@ def proposing_strategy(spec: ExperimentSpec) -> tuple[str, int | None, bool, Bas
     architectures itself; the engine still keeps a (random, deduplicating) strategy for it."""
     if spec.strategy.name in LEARNED:  # its architectures come from the learned distribution
         return "random", spec.strategy.seed, True, RandomParams()  # (never asked to propose)
-    if spec.strategy.name in ONE_SHOT:
-        search = strategy_params(spec).search
+    params = strategy_params(spec)
+    if isinstance(params, SPOSParams):  # spos: a multi-trial strategy searches the supernet
+        search = params.search
         seed = search.seed if search.seed is not None else spec.strategy.seed
         return search.name, seed, search.dedup, search.params()
-    return spec.strategy.name, spec.strategy.seed, spec.strategy.dedup, strategy_params(spec)
+    return spec.strategy.name, spec.strategy.seed, spec.strategy.dedup, params
 
 
 def trial_limit(spec: ExperimentSpec) -> int:
     """How many trials the spec asks for: max_trial_number, or a one-shot strategy's
     search_trials + retrain_top."""
-    if spec.strategy.name in ONE_SHOT:
-        params = strategy_params(spec)
+    params = strategy_params(spec)
+    if isinstance(params, SPOSParams | _LearnedParams):  # the one-shot strategies
         return params.search_trials + params.retrain_top
     return spec.max_trial_number

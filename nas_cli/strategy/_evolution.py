@@ -56,7 +56,7 @@ class EvolutionStrategy(Strategy):
         """A key that is larger for a better member (by index)."""
         if self.objectives == 1:
             return lambda i: members[i][1]
-        points = [score for _, score in members]
+        points = [score if isinstance(score, tuple) else (score,) for _, score in members]
         ranks = nondominated_sort(points)
         crowd = [0.0] * len(points)
         for rank in set(ranks):

@@ -22,7 +22,7 @@ class GridStrategy(Strategy):
         super().__init__(*args, **kwargs)
         self.dedup = True
         self._next = 0
-        size = self.space.size
+        size = self.space.count  # a grid's space is discrete: its size
         self._order: list[int] | None = None
         self._affine = (1, 0)
         if self.seed is not None and size > 1:
@@ -40,7 +40,7 @@ class GridStrategy(Strategy):
         if self._order is not None:
             return self._order[position]
         a, b = self._affine
-        return (a * position + b) % self.space.size
+        return (a * position + b) % self.space.count
 
     def propose(self) -> dict[str, Any] | None:
         while self._next < self.space.size:

@@ -47,13 +47,14 @@ class NSGA2Strategy(OptunaStrategy):
         worst = tuple([-math.inf] * self.objectives)
         trial = self.pending.pop(arch_key(arch), None)
         if trial is None:
-            self._add(arch, worst, TrialState.COMPLETE, excess=excess)
+            self._add(arch, worst, TrialState.COMPLETE, constraints={_EXCESS: excess})
             return
         trial.set_constraint(_EXCESS, excess)
         self.study.tell(trial, list(worst))
 
-    def _add(self, arch: dict[str, Any], score: Any, state: TrialState,
-             excess: float = 0.0, **extra: Any) -> Any:
+    def _add(self, arch: dict[str, Any], score: Score | None, state: TrialState,
+             system_attrs: dict[str, Any] | None = None,
+             constraints: dict[str, float] | None = None) -> Any:
         """A restored or fallback trial joins the generation it would have been sampled in
         (as Optuna's `get_trial_generation` assigns one to a new trial)."""
         key = self.sampler._get_generation_key()
@@ -62,5 +63,6 @@ class NSGA2Strategy(OptunaStrategy):
         generation = max((t.system_attrs[key] for t in complete), default=0)
         if sum(t.system_attrs[key] == generation for t in complete) >= self.sampler.population_size:
             generation += 1
-        return super()._add(arch, score, state, system_attrs={key: generation},
-                            constraints={_EXCESS: excess})
+        return super()._add(arch, score, state,
+                            system_attrs={**(system_attrs or {}), key: generation},
+                            constraints={_EXCESS: 0.0, **(constraints or {})})

@@ -26,7 +26,7 @@ class RandomStrategy(Strategy):
             return None
         if self.space.size <= _PERMUTE_BELOW and not self.space.weighted:
             if self._order is None:
-                self._order = list(range(self.space.size))
+                self._order = list(range(self.space.count))  # finite: count is its size
                 self.rng.shuffle(self._order)
             while self._order:
                 arch = self.space.decode(self._order.pop())

@@ -18,7 +18,7 @@ import math
 from collections import deque
 from typing import Any
 
-from nas_cli.strategy._base import Strategy
+from nas_cli.strategy._base import Score, Strategy
 from nas_cli.trials import TrialState
 
 _TRIES = 100
@@ -58,7 +58,9 @@ class RLStrategy(Strategy):
                 return self.accept(arch)
         return self.random_new()
 
-    def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
+    def tell(self, arch: dict[str, Any], score: Score | None, state: TrialState) -> None:
+        if isinstance(score, tuple):  # check() refuses several objectives
+            raise TypeError("rl learns from one objective, not a tuple of values")
         self.recent.append((arch, -math.inf if score is None else score))
         self.told += 1
         if self.told % self.params.samples_per_update == 0:
