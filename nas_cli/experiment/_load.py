@@ -48,7 +48,7 @@ def user_modules(*objects: Any) -> list[tuple[str, str]]:
     """(private name, path) of the .py files `objects` come from (imported by path)."""
     found = []
     for obj in objects:
-        name: str = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
+        name = str(getattr(obj, "__module__", None) or getattr(type(obj), "__module__", ""))
         module = sys.modules.get(name)
         path = getattr(module, "__file__", None)
         if name.startswith("nas_user_") and path and (name, path) not in found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def _by_time(result: Any, workers: int) -> str:
                           f"time-{workers}")
 
 
-def _regret_figure(result: Any, workers: int, xs: list[float], best_at: Any, axis: str,
+def _regret_figure(result: Any, workers: int, xs: Sequence[float], best_at: Any, axis: str,
                    name: str) -> str:
     """Mean regret of each strategy at each x (`best_at(run, x)`: the best found by then)."""
     import plotly.graph_objects as go
