@@ -40,24 +40,52 @@ def values_of(info: ExperimentInfo, record: TrialRecord) -> dict[str, float | No
     return {o.metric: v for o, v in zip(info.objectives, values)}
 
 
+def _import(ref: str, spec_dir: str) -> tuple[list[str], str]:
+    """The lines that import `module:name` as the user's own code would, and the name: a
+    dotted module as it is; a .py file from its folder (from its package's folder when it
+    lies in a package), which the first line puts on the path. A file whose name is not a
+    Python identifier falls back to loading it by path."""
+    module, _, name = ref.rpartition(":")
+    if not module.endswith(".py") and "/" not in module:
+        return [f"from {module} import {name}"], name
+    path = (Path(spec_dir) / module).resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if all(part.isidentifier() for part in parts):
+        return [f"sys.path.insert(0, {str(folder)!r})  # where {path.name} is; drop the line "
+                "where it is importable", f"from {'.'.join(parts)} import {name}"], name
+    return ["from nas_cli.experiment import load_attr",
+            f"{name} = load_attr({str(path) + ':' + name!r}, Path('.'), {name!r})"], name
+
+
 def _code(info: ExperimentInfo, record: TrialRecord, spec: dict[str, Any]) -> str:
     space = spec.get("model_space", {})
     module, cls = space.get("module", "?"), space.get("class", "?")
     spec_dir = info.results.spec_dir or "."
     kwargs = space.get("init_kwargs") or {}
-    mutators = space.get("mutators") or []
+    imports, _ = _import(f"{module}:{cls}", spec_dir)
+    mutators = []
+    for ref in space.get("mutators") or []:
+        lines, name = _import(ref, spec_dir)
+        imports += [line for line in lines if line not in imports]
+        mutators.append(name)
+    header = ["import sys"] if any(line.startswith("sys.") for line in imports) else []
+    if any("Path(" in line for line in imports):
+        header.append("from pathlib import Path")
     lines = [
         f"# trial {record.number}: {info.results.objective.metric} = {record.metric}",
+        *header,
         "from nas_cli import freeze",
-        "from nas_cli.experiment import load_attr",
-        "from pathlib import Path",
+        *imports,
         "",
-        f"{cls} = load_attr({module + ':' + cls!r}, Path({spec_dir!r}), 'model')",
     ]
-    if mutators:
-        lines.append(f"mutators = [load_attr(m, Path({spec_dir!r}), 'mutator')() "
-                     f"for m in {mutators!r}]")
-    call_kwargs = ", mutators=mutators" if mutators else ""
+    call_kwargs = ""
+    if mutators:  # a class is instantiated, an instance used as it is (as `nas run` does)
+        lines.append(f"mutators = [m() if isinstance(m, type) else m for m in "
+                     f"[{', '.join(mutators)}]]")
+        call_kwargs = ", mutators=mutators"
     for key, value in kwargs.items():
         call_kwargs += f", {key}={value!r}"
     arch, hparams = split_arch(record.arch)

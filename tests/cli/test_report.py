@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from helpers.cli import Ran
+from helpers.cli import TINY, Ran
 
 from nas_cli.space import LayerChoice
 
@@ -125,6 +125,10 @@ def test_export_code_builds_the_frozen_models(nas, grid_exp: Ran):
     assert code == 0 and err == ""
     snippets = out.split("\n\n# trial ")
     assert len(snippets) == 2
+    # the class is imported as the user's code would import it: tiny.py lies in the package
+    # `helpers`, imported from the folder above it
+    assert f"sys.path.insert(0, {str(TINY.parent.parent)!r})" in out
+    assert "from helpers.tiny import Tiny" in out and "load_attr" not in out
     for snippet, trial in zip(snippets, grid_exp.results["trials"][:2]):
         namespace: dict = {}
         exec(("" if snippet.startswith("#") else "# trial ") + snippet, namespace)
