@@ -27,15 +27,15 @@ _LAZY = {
     "quniform": "nas_cli.mutable",
     "loguniform": "nas_cli.mutable",
     "qloguniform": "nas_cli.mutable",
-    "trace": "nas_cli.space._nni",
-    "serialize": "nas_cli.space._nni",
-    "serialize_cls": "nas_cli.space._nni",
+    "trace": "nas_cli.space.nni",
+    "serialize": "nas_cli.space.nni",
+    "serialize_cls": "nas_cli.space.nni",
 }
 
 __all__ = ["__version__", *_LAZY]
 
-# NNI's experiment API: importing works, using it says to write a spec (see nas_cli.space._nni)
+# NNI's experiment API: importing works, using it says to write a spec (see nas_cli.space.nni)
 _LAZY.update(dict.fromkeys(("RetiariiExperiment", "RetiariiExeConfig", "NasExperiment",
                             "NasExperimentConfig", "FunctionalEvaluator", "debug_mutated_model"),
-                           "nas_cli.space._nni"))
+                           "nas_cli.space.nni"))
 __getattr__ = lazy_getattr(__name__, _LAZY)

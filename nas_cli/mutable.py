@@ -8,8 +8,8 @@
 so NNI code written as `nni.choice(...)` runs with `import nas_cli as nni`.
 """
 
-from nas_cli.space._context import label_scope as _label_scope
-from nas_cli.space._nni import (
+from nas_cli.space import ValueChoiceX as MutableExpression
+from nas_cli.space.nni import (
     UNSUPPORTED_MUTABLE,
     Categorical,
     Mutable,
@@ -17,20 +17,14 @@ from nas_cli.space._nni import (
     Sample,
     choice,
     ensure_frozen,
+    label_scope,
     loguniform,
     qloguniform,
     quniform,
     uniform,
 )
-from nas_cli.space._value import ValueChoiceX as MutableExpression
 
 globals().update(UNSUPPORTED_MUTABLE)
-
-
-def label_scope(name: str):
-    """`with label_scope("stage1"):` puts the labels made inside (given or automatic) under
-    `stage1/`, as NNI 3.0 does."""
-    return _label_scope(f"{name}/", named=True)
 
 
 __all__ = ["Categorical", "Mutable", "MutableExpression", "Numerical", "Sample", "choice",

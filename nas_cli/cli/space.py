@@ -18,7 +18,7 @@ def space(
     """Show the search space a spec names: labels, kinds, candidates, size."""
     from rich.table import Table
 
-    from nas_cli.experiment._load import discover, with_hyperparameters
+    from nas_cli.experiment import discover, with_hyperparameters
     from nas_cli.spec import load_spec
 
     experiment_spec = load_spec(spec)
@@ -56,8 +56,7 @@ def _feasibility(spec, found):
     limits = spec.constraints
     if limits is None or not (limits.max_params or limits.max_flops):
         return None
-    from nas_cli.experiment import build_payload
-    from nas_cli.experiment._constraints import Constraints, feasible_share
+    from nas_cli.experiment import Constraints, build_payload, feasible_share
 
     payload, _ = build_payload(spec)
     return feasible_share(found, Constraints(limits, payload))

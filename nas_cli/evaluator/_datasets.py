@@ -18,12 +18,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from nas_cli._imports import import_ref
 from nas_cli.errors import SpecError
-from nas_cli.spec._models import (
-    BUILTIN_DATASETS,  # name -> task; they ship with scikit-learn, no download
-    DatasetFactory,
-    DatasetSpec,
-    TorchvisionDataset,
-)
+from nas_cli.spec import BUILTIN_DATASETS, DatasetFactory, DatasetSpec, TorchvisionDataset
 
 _TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 _WHERE = "evaluator.dataset"

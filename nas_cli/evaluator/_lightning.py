@@ -25,8 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nas_cli.errors import TrialError
 from nas_cli.evaluator._datasets import load_dataset
-from nas_cli.spec import resolved
-from nas_cli.spec._models import TrainingEvaluatorSpec
+from nas_cli.spec import TrainingEvaluatorSpec, resolved
 
 Report = Callable[[int, dict[str, float]], None]
 
@@ -77,13 +76,13 @@ def train_and_evaluate(
         torch.manual_seed(seed)
     shuffle_seed = seed if seed is not None else int(torch.randint(2**62, ()).item())
     batch_size = resolved(cfg.batch_size, "batch_size")
-    train_loader = _batches(train_data, batch_size, shuffle=True, seed=shuffle_seed)
-    val_loader = _batches(val_data, max(batch_size, _VAL_BATCH_SIZE), shuffle=False)
+    train_loader = make_batches(train_data, batch_size, shuffle=True, seed=shuffle_seed)
+    val_loader = make_batches(val_data, max(batch_size, _VAL_BATCH_SIZE), shuffle=False)
 
-    module = _TaskModule(model, cfg, report=report, trial_dir=trial_dir)
+    module = TaskModule(model, cfg, report=report, trial_dir=trial_dir)
     keep = cfg.keep_checkpoints != "none" and trial_dir is not None
-    accelerator, devices = _accelerator(device)
-    with _quiet():
+    accelerator, devices = accelerator_for(device)
+    with quiet_lightning():
         trainer = pl.Trainer(
             accelerator=accelerator,
             devices=devices,
@@ -97,7 +96,7 @@ def train_and_evaluate(
             num_sanity_val_steps=0,
             default_root_dir=str(trial_dir) if trial_dir is not None else None,
         )
-        _fit(trainer, module, train_loader, val_loader)
+        fit_quietly(trainer, module, train_loader, val_loader)
     model.eval()
     return {**module.history[-1], "train_loss": module.train_losses[-1]}
 
@@ -105,7 +104,7 @@ def train_and_evaluate(
 # --- the LightningModule --------------------------------------------------------------------
 
 
-class _TaskModule(pl.LightningModule):
+class TaskModule(pl.LightningModule):
     """Wraps the user's model: the loss, the optimizer, per-epoch metrics and reports."""
 
     def __init__(
@@ -154,7 +153,7 @@ class _TaskModule(pl.LightningModule):
         return optimizer(params, lr=lr, weight_decay=weight_decay)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int):
-        x, y = _pair(batch)
+        x, y = split_batch(batch)
         if x.device == device and y.device == device:
             return x, y
         return super().transfer_batch_to_device((x, y), device, dataloader_idx)
@@ -201,17 +200,17 @@ class _TaskModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         # Lightning runs validation before this hook, so both halves of the epoch are done.
         epoch = self.current_epoch + 1
-        train_loss = _mean(*self._train_sums)
+        train_loss = mean_of(*self._train_sums)
         loss_sum, correct, count, elements = self._val_sums
         if self._classification:
-            metrics = {"val_acc": _mean(correct, count), "val_loss": _mean(loss_sum, count)}
+            metrics = {"val_acc": mean_of(correct, count), "val_loss": mean_of(loss_sum, count)}
         else:
-            mse = _mean(loss_sum, elements)
+            mse = mean_of(loss_sum, elements)
             metrics = {"val_mse": mse, "val_loss": mse}
         self.history.append(metrics)
         self.train_losses.append(train_loss)
         if self._csv is not None:
-            _write_csv_row(
+            write_csv_row(
                 self._csv, {"epoch": epoch, "train_loss": train_loss, **metrics}, self._csv_mode
             )
             self._csv_mode = "a"
@@ -219,11 +218,13 @@ class _TaskModule(pl.LightningModule):
             self._report(epoch, dict(metrics))
 
 
-def _mean(total: torch.Tensor | float, count: int) -> float:
+def mean_of(total: torch.Tensor | float, count: int) -> float:
+    """`total / count`, NaN when nothing was counted."""
     return float(total) / count if count else math.nan
 
 
-def _pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch as (inputs, targets)."""
     if isinstance(batch, tuple | list) and len(batch) == 2:
         return batch[0], batch[1]
     raise TrialError(
@@ -232,7 +233,7 @@ def _pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def _write_csv_row(path: Path, row: dict[str, float], mode: str) -> None:
+def write_csv_row(path: Path, row: dict[str, float], mode: str) -> None:
     """One row per epoch, flushed at once so a dashboard can follow a running trial."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open(mode, newline="") as f:
@@ -256,7 +257,7 @@ class _StateDictCheckpoint(Checkpoint):
         self._dir = trial_dir
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        module: _TaskModule = pl_module  # type: ignore[assignment]
+        module: TaskModule = pl_module  # type: ignore[assignment]
         epoch = len(module.history)
         value = self._sign * module.history[-1][self._metric]
         state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
@@ -271,7 +272,7 @@ class _StateDictCheckpoint(Checkpoint):
 # --- data -----------------------------------------------------------------------------------
 
 
-class _TensorBatches:
+class TensorBatches:
     """Batches of a TensorDataset by indexing its tensors: one gather per batch, not per sample.
 
     Shuffles with its own generator, so epochs are reproducible from the seed.
@@ -296,12 +297,12 @@ class _TensorBatches:
             yield self.dataset[index]
 
 
-def _batches(data: Any, batch_size: int, *, shuffle: bool, seed: int = 0) -> Any:
+def make_batches(data: Any, batch_size: int, *, shuffle: bool, seed: int = 0) -> Any:
     """A loader for `data`: DataLoaders pass through, TensorDatasets take the fast path."""
     if isinstance(data, DataLoader):
         return data
     if isinstance(data, TensorDataset):
-        return _TensorBatches(data, batch_size, shuffle=shuffle, seed=seed)
+        return TensorBatches(data, batch_size, shuffle=shuffle, seed=seed)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
@@ -309,7 +310,7 @@ def _batches(data: Any, batch_size: int, *, shuffle: bool, seed: int = 0) -> Any
 # --- Lightning plumbing ---------------------------------------------------------------------
 
 
-def _accelerator(device: str) -> tuple[str, Any]:
+def accelerator_for(device: str) -> tuple[str, Any]:
     """'cpu' | 'cuda' | 'cuda:1' | 'mps' -> Trainer's (accelerator, devices)."""
     kind, _, index = device.partition(":")
     if kind == "cpu":
@@ -321,7 +322,7 @@ def _accelerator(device: str) -> tuple[str, Any]:
     raise ValueError(f"unknown device {device!r}: expected cpu, cuda, cuda:<index> or mps")
 
 
-def _fit(trainer: pl.Trainer, module: _TaskModule, train: Any, val: Any) -> None:
+def fit_quietly(trainer: pl.Trainer, module: TaskModule, train: Any, val: Any) -> None:
     """`trainer.fit`, except that Ctrl-C stays a KeyboardInterrupt.
 
     Lightning turns KeyboardInterrupt into `sys.exit(1)`; a worker (and `nas trial`, which
@@ -339,7 +340,7 @@ _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric")
 
 
 @contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's banners ('GPU available', tips) and its warnings while training."""
     from lightning_fabric.utilities.warnings import PossibleUserWarning
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from nas_cli.execution._base import Backend, Event, Finished, Intermediate
 from nas_cli.execution._gpu import GpuSlots, trial_gpus
 from nas_cli.execution._local import LocalBackend
+from nas_cli.execution._payload import dump_payload
 from nas_cli.execution._ray import RayBackend, ray_gpus_per_trial
 from nas_cli.execution._simulated import SimulatedBackend
 from nas_cli.execution._trial import TrialPayload, execute, short_error
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from nas_cli.spec import ExperimentSpec
 
 __all__ = ["Backend", "Event", "Finished", "GpuSlots", "Intermediate", "LocalBackend",
-           "RayBackend", "SimulatedBackend", "TrialOutcome", "TrialPayload", "execute",
+           "RayBackend", "SimulatedBackend", "TrialOutcome", "TrialPayload", "dump_payload", "execute",
            "local_backend", "ray_backend", "short_error", "simulated_backend"]
 
 

@@ -68,7 +68,7 @@ class SimulatedBackend(Backend):
         return self.now
 
     def start(self, payload: bytes) -> None:
-        from nas_cli.evaluator._table import TableEvaluator
+        from nas_cli.evaluator import TableEvaluator
         from nas_cli.execution._payload import load_payload
 
         loaded = load_payload(payload)

@@ -18,7 +18,7 @@ from typing import Any
 
 from nas_cli._files import atomic_write_json
 from nas_cli.errors import TrialError
-from nas_cli.evaluator._cost import count_params, measure_costs
+from nas_cli.evaluator import count_params, measure_costs
 from nas_cli.execution import _memory as memory
 from nas_cli.trial_context import TrialPruned, trial_scope
 from nas_cli.trials import TrialOutcome

@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING
 from nas_cli._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see _LAZY
+    from nas_cli.experiment._constraints import Constraints, feasible_share
     from nas_cli.experiment._load import (
         build_payload,
+        discover,
         load_attr,
         load_evaluator,
         load_space,
+        pickle_payload,
         prepare_run,
+        with_hyperparameters,
     )
     from nas_cli.experiment._run import (
         Listener,
@@ -25,6 +29,9 @@ if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see 
         execute,
         open_experiment,
         resume_experiment,
+        run_trials,
+        save_results,
+        stop_file,
     )
 
 _LAZY = {
@@ -39,10 +46,20 @@ _LAZY = {
     "execute": "nas_cli.experiment._run",
     "open_experiment": "nas_cli.experiment._run",
     "resume_experiment": "nas_cli.experiment._run",
+    # what `nas space` and one-shot search (its phases run on this engine) use
+    "Constraints": "nas_cli.experiment._constraints",
+    "feasible_share": "nas_cli.experiment._constraints",
+    "discover": "nas_cli.experiment._load",
+    "pickle_payload": "nas_cli.experiment._load",
+    "with_hyperparameters": "nas_cli.experiment._load",
+    "run_trials": "nas_cli.experiment._run",
+    "save_results": "nas_cli.experiment._run",
+    "stop_file": "nas_cli.experiment._run",
 }
 
-__all__ = ["Listener", "Run", "build_payload", "create_experiment", "execute", "load_attr",
-           "load_evaluator", "load_space", "open_experiment", "prepare_run",
-           "resume_experiment"]
+__all__ = ["Constraints", "Listener", "Run", "build_payload", "create_experiment", "discover",
+           "execute", "feasible_share", "load_attr", "load_evaluator", "load_space",
+           "open_experiment", "pickle_payload", "prepare_run", "resume_experiment", "run_trials",
+           "save_results", "stop_file", "with_hyperparameters"]
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -20,7 +20,7 @@ class Constraints:
 
     def measure(self, arch: dict[str, Any]) -> tuple[int, int | None]:
         """(parameter count, FLOPs or None) of an architecture."""
-        from nas_cli.evaluator._cost import count_flops, count_params
+        from nas_cli.evaluator import count_flops, count_params
         from nas_cli.space import freeze
 
         model = freeze(self.payload.model_class, self.payload.model_arch(arch),

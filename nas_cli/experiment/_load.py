@@ -96,12 +96,11 @@ def load_space(spec: ExperimentSpec) -> tuple[type, list[Any]]:
 
 def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
     """The spec's evaluator; a table evaluator reads its table and checks it against `space`."""
-    from nas_cli.evaluator._function import FunctionEvaluator, check_signature
-    from nas_cli.evaluator._training import TrainingEvaluator
+    from nas_cli.evaluator import FunctionEvaluator, TrainingEvaluator, check_signature
 
     config = spec.evaluator
     if config.type == "table":
-        from nas_cli.evaluator._table import TableEvaluator, read_table
+        from nas_cli.evaluator import TableEvaluator, read_table
         from nas_cli.space import search_space
         from nas_cli.spec import resolve_path
 
@@ -116,7 +115,7 @@ def load_evaluator(spec: ExperimentSpec, space: Any = None) -> Any:
             raise SpecError(f"evaluator.function: {config.function} is not callable")
         check_signature(function, config.kwargs, "evaluator.function")
         return FunctionEvaluator(function, config.kwargs)
-    from nas_cli.evaluator._datasets import check_dataset
+    from nas_cli.evaluator import check_dataset
 
     check_dataset(config.dataset, base_dir=spec.base_dir)
     return TrainingEvaluator(config, spec.base_dir)
@@ -164,7 +163,7 @@ class _FromSpec:
         self.spec = spec
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from nas_cli.spec._search import Searched
+        from nas_cli.spec import Searched
 
         ms, evaluator = self.spec.model_space, self.spec.evaluator
         sent: Any = evaluator
@@ -232,7 +231,7 @@ def discover(spec: ExperimentSpec) -> Any:
 
 def hyperparameter_labels(spec: ExperimentSpec) -> dict[str, str]:
     """{label: evaluator field or kwarg} of the searched hyperparameters."""
-    from nas_cli.spec._search import HP_PREFIX, searched_fields
+    from nas_cli.spec import HP_PREFIX, searched_fields
 
     return {HP_PREFIX + name: name for name in searched_fields(spec.evaluator)}
 
@@ -249,10 +248,8 @@ def with_hyperparameters(spec: ExperimentSpec, model_space: Any) -> tuple[Any, d
     """The model's space with one decision (kind "hp", label `hp/<field>`) per searched
     evaluator field or kwarg appended, and {label: field}. They are not part of the model:
     freezing takes the model's labels only, the evaluator gets the values."""
-    from nas_cli.space import SearchSpace
-    from nas_cli.space._discover import Decision
-    from nas_cli.space._value import describe
-    from nas_cli.spec._search import HP_PREFIX, searched_fields
+    from nas_cli.space import Decision, SearchSpace, describe
+    from nas_cli.spec import HP_PREFIX, searched_fields
 
     searched = searched_fields(spec.evaluator)
     if not searched:
@@ -277,7 +274,7 @@ def with_hyperparameters(spec: ExperimentSpec, model_space: Any) -> tuple[Any, d
 def cost_requests(spec: ExperimentSpec) -> tuple[list[Any], float | None]:
     """The cost metrics a worker measures before training (objectives, and the latency
     constraint), and constraints.max_latency_ms."""
-    from nas_cli.evaluator._cost import COST_METRICS, CostRequest
+    from nas_cli.evaluator import COST_METRICS, CostRequest
 
     limits = spec.constraints
     shape = tuple(limits.input_shape) if limits and limits.input_shape else None
@@ -293,7 +290,7 @@ def cost_requests(spec: ExperimentSpec) -> tuple[list[Any], float | None]:
 def pickle_payload(payload: Any) -> bytes:
     """The payload for the workers: by reference to the user's files (tracebacks then name
     them) with a by-value copy for workers that cannot see those files (remote nodes)."""
-    from nas_cli.execution._payload import dump_payload
+    from nas_cli.execution import dump_payload
 
     modules = user_modules(payload.model_class, getattr(payload.evaluator, "function", None),
                            *payload.mutators)

@@ -314,7 +314,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
 def _execute(run: Run, resume: bool) -> Run:
     spec = run.spec
     backend = None
-    loop = _loop
+    loop = run_trials
     try:
         backend = (run.backend_factory or default_backend)(spec)
         backend.prepare()  # workers import torch while this process builds the space
@@ -351,12 +351,12 @@ def _execute(run: Run, resume: bool) -> Run:
             _discard(run)
         raise
     atomic_write_text(run.path / st.PID, f"{os.getpid()}\n")
-    _stop_file(run).unlink(missing_ok=True)
+    stop_file(run).unlink(missing_ok=True)
     run.clock, run.virtual = backend.clock, backend.virtual
     if run.virtual and spec.max_experiment_duration:  # the clock stops at the time limit
         backend.horizon = spec.max_experiment_duration - run.elapsed_before
     run.status, run.started = "running", run.clock()
-    _write_results(run)
+    save_results(run)
     run.listener.started(run)
     failure: BaseException | None = None
     try:
@@ -401,7 +401,7 @@ def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) 
         lambda: store.save_meta(st.StudyMeta(elapsed=run.elapsed(), status=run.status,
                                              infeasible=run.infeasible)),
         store.close,
-        lambda: _write_results(run),
+        lambda: save_results(run),
         lambda: (run.path / st.PID).unlink(missing_ok=True),
         lambda: run.listener.finished(run),
     ]
@@ -430,19 +430,20 @@ def _final_status(run: Run) -> str:
     return "done"
 
 
-def _stop_file(run: Run) -> Path:
+def stop_file(run: Run) -> Path:
+    """The file `nas stop` writes to ask the run to stop."""
     return run.path / st.STOP
 
 
-def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
-          requeue: list[tuple[int, dict[str, Any]]], limit: int | None = None) -> None:
+def run_trials(run: Run, strategy: Any, backend: Backend, store: Any,
+               requeue: list[tuple[int, dict[str, Any]]], limit: int | None = None) -> None:
     """Propose and run trials until `limit` (default max_trial_number) of the run's current
     phase have finished, the space is exhausted, or the run stops."""
     spec = run.spec
     limit = spec.max_trial_number if limit is None else limit
     exhausted = False
     while True:
-        if run.stop_requested is None and _stop_file(run).exists():
+        if run.stop_requested is None and stop_file(run).exists():
             run.request_stop("stopped")
         if run.stop_requested:
             run.stop_reason = run.stop_reason or f"{run.stop_requested} by request"
@@ -484,7 +485,7 @@ def _loop(run: Run, strategy: Any, backend: Backend, store: Any,
             return
         _drain(run, strategy, backend, store)
         if run.results_dirty:
-            _write_results(run, soon=True)
+            save_results(run, soon=True)
         now = run.clock()
         for number, (deadline, reason) in list(run.pruning.items()):
             if now > deadline and run.records[number].state is TrialState.RUNNING:
@@ -579,7 +580,7 @@ def _retry(run: Run, record: TrialRecord, event: Finished, backend: Backend,
                       f"{len(record.attempts)}: {event.reason}) ---\n")
     backend.submit(record.number, record.arch, trial_dir, run.spec.max_trial_duration)
     run.listener.trial_retried(run, record)
-    _write_results(run, soon=True)
+    save_results(run, soon=True)
     return True
 
 
@@ -614,7 +615,7 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     store.finish(record)
     if record.state.is_finished:
         strategy.tell(record.arch, run.told(record), record.state)
-    _write_results(run, soon=True)
+    save_results(run, soon=True)
     run.listener.trial_finished(run, record)
 
 
@@ -636,7 +637,7 @@ _RESULTS_EVERY_S = 0.5
 _RESULTS_SHARE = 0.05  # of the driver's wall time, at most, spent rewriting results.json
 
 
-def _write_results(run: Run, *, soon: bool = False) -> None:
+def save_results(run: Run, *, soon: bool = False) -> None:
     """Rewrite results.json; with `soon`, at most every `run.results_every` seconds (the loop
     flushes it, and the end of the run always writes it). A write costs time in proportion
     to the trials, so the interval grows with that cost: a run of 100,000 trials spends no

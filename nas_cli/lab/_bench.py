@@ -130,7 +130,7 @@ def _variant(spec: ExperimentSpec, strategy: str, seed: int, trials: int,
              workers: int) -> ExperimentSpec:
     """The spec for one run: its strategy (with the spec's parameters if it names the same
     one, else the defaults), seed, trial budget, and a simulated cluster of `workers`."""
-    from nas_cli.spec._models import StrategySpec
+    from nas_cli.spec import StrategySpec
 
     base = spec.strategy
     params = dict(base.model_extra or {}) if strategy == base.name else {}

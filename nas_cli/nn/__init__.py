@@ -30,13 +30,13 @@ from nas_cli.space import (
     ValueChoiceX,
     wrap_module,
 )
-from nas_cli.space._context import label_scope as _label_scope
-from nas_cli.space._nni import (
+from nas_cli.space.nni import (
     UNSUPPORTED_NN,
     ModelSpace,
     ParametrizedModule,
     Sample,
     current_model,
+    label_scope,
     model_context,
 )
 
@@ -73,12 +73,6 @@ Parameter = _torch_nn.Parameter
 functional = _torch_nn.functional
 init = _torch_nn.init
 utils = _torch_nn.utils
-
-
-def label_scope(name: str):
-    """NNI 3.0's `label_scope(name)`: labels made inside (given or automatic) are put under
-    `name/`."""
-    return _label_scope(f"{name}/", named=True)
 
 
 def __getattr__(name: str):

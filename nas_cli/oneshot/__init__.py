@@ -26,6 +26,8 @@ from nas_cli._lazy import lazy_getattr
 if TYPE_CHECKING:
     from nas_cli.oneshot._cost import CostTable, measure_costs
     from nas_cli.oneshot._distribution import ArchDistribution
+    from nas_cli.oneshot._export import InheritedWeights
+    from nas_cli.oneshot._files import SUPERNET_DIR, read_progress
     from nas_cli.oneshot._mixed import (
         ActivePath,
         Mixed,
@@ -45,6 +47,9 @@ _LAZY = {
     "CostTable": "nas_cli.oneshot._cost",
     "measure_costs": "nas_cli.oneshot._cost",
     "ArchDistribution": "nas_cli.oneshot._distribution",
+    "InheritedWeights": "nas_cli.oneshot._export",
+    "SUPERNET_DIR": "nas_cli.oneshot._files",  # an experiment's supernet files, for readers
+    "read_progress": "nas_cli.oneshot._files",
     **{name: "nas_cli.oneshot._mixed" for name in (
         "ActivePath", "Mixed", "MixedCell", "MixedCopies", "MixedInput", "MixedLayer",
         "MixedOperation", "MixedRepeat")},
@@ -56,9 +61,10 @@ _LAZY = {
     "Mixture": "nas_cli.oneshot._weighted",
 }
 
-__all__ = ["SINGLE_PATH", "ActivePath", "ArchDistribution", "CostTable", "Mixed", "MixedCell",
+__all__ = ["SINGLE_PATH", "SUPERNET_DIR", "ActivePath", "ArchDistribution", "CostTable",
+           "InheritedWeights", "Mixed", "MixedCell",
            "MixedCopies", "MixedInput", "MixedLayer", "MixedOperation", "MixedRepeat",
            "Mixture", "OneShotPhases", "Supernet", "check_supernet", "measure_costs",
-           "train_supernet"]
+           "read_progress", "train_supernet"]
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

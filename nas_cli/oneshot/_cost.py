@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas_cli.evaluator._cost import LATENCY_REPEATS, LATENCY_WARMUP
+from nas_cli.evaluator import LATENCY_REPEATS, LATENCY_WARMUP
 from nas_cli.oneshot._mixed import (
     ArgumentChoice,
     Mixed,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nas_cli.evaluator._function import metrics_of
+from nas_cli.evaluator import metrics_of
 
 Report = Callable[[int, dict[str, float]], None]
 
@@ -109,7 +109,7 @@ class InheritedEvaluator:
         if _loaded.get("judge_key") != key:
             _loaded.update(judge_key=key, judge=SubnetJudge(self.config, self.base_dir,
                                                             self.recalibration_batches))
-        from nas_cli.evaluator._cost import count_flops
+        from nas_cli.evaluator import count_flops
         from nas_cli.strategy import arch_key
 
         judge = _loaded["judge"]

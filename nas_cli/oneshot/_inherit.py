@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas_cli.evaluator._datasets import load_dataset
-from nas_cli.evaluator._lightning import _batches, _pair
+from nas_cli.evaluator import load_dataset, make_batches, split_batch
 
 RECALIBRATION_SEED = 12345  # every architecture is recalibrated on the same batches
 
@@ -36,7 +35,7 @@ def recalibrate(model: nn.Module, batches: Iterable[Any], count: int, device: st
         for index, batch in enumerate(batches):
             if index >= count:
                 break
-            model(_pair(batch)[0].to(device))
+            model(split_batch(batch)[0].to(device))
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     model.eval()
@@ -49,7 +48,7 @@ def validate(model: nn.Module, batches: Iterable[Any], task: str, device: str) -
     model.eval()
     with torch.no_grad():
         for batch in batches:
-            x, y = _pair(batch)
+            x, y = split_batch(batch)
             x, y = x.to(device), y.to(device)
             out = model(x)
             if task == "classification":
@@ -78,11 +77,11 @@ class SubnetJudge:
 
     def input_shape(self) -> tuple[int, ...]:
         """The shape of one training input (no batch dimension), for counting FLOPs."""
-        return tuple(_pair(next(iter(_batches(self.train, 1, shuffle=False))))[0].shape[1:])
+        return tuple(split_batch(next(iter(make_batches(self.train, 1, shuffle=False))))[0].shape[1:])
 
     def __call__(self, model: nn.Module, device: str) -> dict[str, float]:
-        batches = _batches(self.train, self.config.batch_size, shuffle=True,
-                           seed=RECALIBRATION_SEED)
+        batches = make_batches(self.train, self.config.batch_size, shuffle=True,
+                               seed=RECALIBRATION_SEED)
         recalibrate(model, batches, self.recalibration_batches, device)
-        return validate(model, _batches(self.val, max(self.config.batch_size, 1024),
-                                        shuffle=False), self.config.type, device)
+        return validate(model, make_batches(self.val, max(self.config.batch_size, 1024),
+                                            shuffle=False), self.config.type, device)

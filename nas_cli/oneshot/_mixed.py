@@ -27,9 +27,18 @@ from nas_cli.oneshot._weighted import (
     scaled,
     weighted_sum,
 )
-from nas_cli.space import InputChoice, LayerChoice, ValueChoice
-from nas_cli.space._mutables import _reduce, _run_cell, input_candidates
-from nas_cli.space._value import ValueChoiceX, arch_values, choice_leaves, same_value
+from nas_cli.space import (
+    InputChoice,
+    LayerChoice,
+    ValueChoice,
+    ValueChoiceX,
+    arch_values,
+    choice_leaves,
+    input_candidates,
+    reduce_inputs,
+    run_cell,
+    same_value,
+)
 
 
 class ActivePath:
@@ -143,8 +152,8 @@ class MixedInput(Mixed):
     def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
         mixture = self._path.mixture
         if mixture is None:
-            return _reduce([candidate_inputs[i] for i in self.chosen()], self.reduction)
-        return combine(mixture, self.label, self.index(), lambda i: _reduce(
+            return reduce_inputs([candidate_inputs[i] for i in self.chosen()], self.reduction)
+        return combine(mixture, self.label, self.index(), lambda i: reduce_inputs(
             [candidate_inputs[j] for j in self.selections[i]], self.reduction), module=self)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
@@ -231,7 +240,7 @@ class MixedCell(Mixed):
     def forward(self, *inputs: Any) -> torch.Tensor:
         mixture = self._path.mixture
         if mixture is None:
-            return _run_cell(self, inputs, self.source, self.op)
+            return run_cell(self, inputs, self.source, self.op)
         if mixture.profiling:
             return mixture.profile(self, None, 0, lambda i: self._run_weighted(mixture, inputs))
         return self._run_weighted(mixture, inputs)
@@ -242,7 +251,7 @@ class MixedCell(Mixed):
             return combine(mixture, choice.label, choice.index(),
                            lambda i: self.op(key, i)(states[i]), module=choice)
 
-        return _run_cell(self, inputs, self.source, self.op, run_slot=slot)
+        return run_cell(self, inputs, self.source, self.op, run_slot=slot)
 
     def collect(self, prefix: str, out: dict[str, torch.Tensor]) -> None:
         for name in ("preprocessor", "postprocessor"):

@@ -81,7 +81,7 @@ class OneShotPhases:
 
     # --- what the workers get --------------------------------------------------------------
     def _bytes(self, phase: str) -> bytes:
-        from nas_cli.experiment._load import pickle_payload
+        from nas_cli.experiment import pickle_payload
 
         if phase == INHERITED_PHASE:  # built when it starts: it knows the probabilities then
             known = {arch_key(t["arch"]): {"arch_prob": t["probability"]} for t in self._top()}
@@ -147,7 +147,7 @@ class OneShotPhases:
     # --- the phases ------------------------------------------------------------------------
     def loop(self, run: Any, strategy: Any, backend: Any, store: Any,
              requeue: list[tuple[int, dict[str, Any]]]) -> None:
-        from nas_cli.experiment._run import _loop
+        from nas_cli.experiment import run_trials
 
         def of(phase: str) -> list[tuple[int, dict[str, Any]]]:
             return [item for item in requeue if run.records[item[0]].phase == phase]
@@ -162,7 +162,7 @@ class OneShotPhases:
             strategy, limit = self._unsearched(run, of(INHERITED_PHASE)), len(self._top())
         else:
             limit = self.params.search_trials
-        _loop(run, strategy, backend, store, of(INHERITED_PHASE), limit=limit)
+        run_trials(run, strategy, backend, store, of(INHERITED_PHASE), limit=limit)
         if run.stop_requested or run.status == "failed":
             return
         searched = sum(1 for r in run.records.values()
@@ -172,9 +172,9 @@ class OneShotPhases:
             run.stop_reason = None
             backend.start(self._bytes(RETRAIN_PHASE))
             self._enter(RETRAIN_PHASE)
-            _loop(run, _TopArchitectures(retrain), backend, store, of(RETRAIN_PHASE),
-                  limit=min(self.params.retrain_top, len(retrain) + self._retrained(run)
-                            + len(of(RETRAIN_PHASE))))
+            run_trials(run, _TopArchitectures(retrain), backend, store, of(RETRAIN_PHASE),
+                       limit=min(self.params.retrain_top, len(retrain) + self._retrained(run)
+                                 + len(of(RETRAIN_PHASE))))
             if run.stop_requested or run.status == "failed":
                 return
         retrained = self._retrained(run)
@@ -227,14 +227,14 @@ class OneShotPhases:
     def _train(self, backend: Any) -> bool:
         """Phase 1: submit the supernet job and follow it; False when the run must end."""
         from nas_cli.execution import Finished, Intermediate
-        from nas_cli.experiment._run import _stop_file, _write_results
+        from nas_cli.experiment import save_results, stop_file
 
         run = self.run
         self.folder.mkdir(exist_ok=True)
         backend.submit(SUPERNET_JOB, {}, self.folder, None)
         limit = run.spec.max_experiment_duration
         while True:
-            if run.stop_requested is None and _stop_file(run).exists():
+            if run.stop_requested is None and stop_file(run).exists():
                 run.request_stop("stopped")
             out_of_time = limit is not None and run.elapsed() >= limit
             if run.stop_requested or out_of_time:
@@ -254,7 +254,7 @@ class OneShotPhases:
                     if not history or history[-1].get("epoch") != event.step:  # not visible here
                         history = [{"epoch": event.step, run.spec.objective.metric: event.value}]
                     self._describe()
-                    _write_results(run, soon=True)
+                    save_results(run, soon=True)
                     run.listener.supernet_epoch(run, dict(history[-1]))
                 elif isinstance(event, Finished):
                     if event.lost and len(self.lost) < run.spec.max_trial_retries \
@@ -265,7 +265,7 @@ class OneShotPhases:
                     self.progress = read_progress(self.folder)
                     self._describe()
                     if event.state is TrialState.COMPLETE:
-                        _write_results(run)
+                        save_results(run)
                         return True
                     done = self.progress.get("epochs_done", 0)
                     run.status = "failed"
@@ -275,4 +275,4 @@ class OneShotPhases:
                                            if done else ""))
                     return False
             if run.results_dirty:
-                _write_results(run, soon=True)
+                save_results(run, soon=True)

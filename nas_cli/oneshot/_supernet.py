@@ -29,11 +29,19 @@ from nas_cli.oneshot._mixed import (
     MixedRepeat,
     collect,
 )
-from nas_cli.space import Cell, InputChoice, LayerChoice, Repeat, freeze, search_space
-from nas_cli.space._discover import build_space
-from nas_cli.space._mutables import MUTABLES, _Mutable
-from nas_cli.space._value import ValueChoiceX, pick
-from nas_cli.space._wrap import CHOICE_ARGS
+from nas_cli.space import (
+    Cell,
+    InputChoice,
+    LayerChoice,
+    Repeat,
+    ValueChoiceX,
+    build_space,
+    freeze,
+    is_mutable_module,
+    pick,
+    recorded_arguments,
+    search_space,
+)
 
 #: How each mutable kind becomes a mixed module (part 2 passes rules of its own).
 Rule = Callable[[nn.Module, str], nn.Module]
@@ -65,7 +73,7 @@ def _has_state(module: nn.Module) -> bool:
 
 
 def _is_mutable(module: nn.Module) -> bool:
-    return isinstance(module, tuple(SINGLE_PATH)) or CHOICE_ARGS in module.__dict__
+    return isinstance(module, tuple(SINGLE_PATH)) or recorded_arguments(module) is not None
 
 
 class _Converter:
@@ -78,7 +86,7 @@ class _Converter:
     def convert(self, module: nn.Module, where: str) -> nn.Module:
         if id(module) in self.done:
             return self.done[id(module)]
-        raw = module.__dict__.get(CHOICE_ARGS)
+        raw = recorded_arguments(module)
         if raw is not None:
             mixed: nn.Module = mix_arguments(module, raw, where)
         else:
@@ -89,7 +97,7 @@ class _Converter:
                 if isinstance(value, ValueChoiceX) and not name.startswith("_"):
                     self.attributes.append((module, name, value))
             rule = next((r for kind, r in self.rules.items() if isinstance(module, kind)), None)
-            if rule is None and (isinstance(module, _Mutable) or module.__dict__.get(MUTABLES)):
+            if rule is None and is_mutable_module(module):
                 label = getattr(module, "label", None)
                 raise SpaceError(
                     f"one-shot: {where} ({type(module).__name__}"

@@ -26,17 +26,17 @@ import torch
 
 from nas_cli._files import atomic_write_json
 from nas_cli.errors import SpaceError, TrialError
-from nas_cli.evaluator._datasets import load_dataset
-from nas_cli.evaluator._lightning import (
-    _accelerator,
-    _batches,
-    _fit,
-    _mean,
-    _pair,
-    _quiet,
-    _TaskModule,
-    _TensorBatches,
-    _write_csv_row,
+from nas_cli.evaluator import (
+    TaskModule,
+    TensorBatches,
+    accelerator_for,
+    fit_quietly,
+    load_dataset,
+    make_batches,
+    mean_of,
+    quiet_lightning,
+    split_batch,
+    write_csv_row,
 )
 from nas_cli.oneshot._files import CHECKPOINT, PROGRESS
 from nas_cli.oneshot._inherit import SubnetJudge
@@ -53,7 +53,7 @@ from nas_cli.oneshot._supernet import Supernet
 Report = Callable[[int, dict[str, float]], None]
 
 
-class _SupernetModule(_TaskModule):
+class _SupernetModule(TaskModule):
     """The training evaluator's module, stepping as the method says."""
 
     def __init__(self, supernet: Supernet, cfg: Any, method: Any, epochs: tuple[int, int],
@@ -135,7 +135,7 @@ class _Paired:
             except StopIteration:
                 val = iter(self.val)
                 other = next(val)
-            yield _pair(batch), _pair(other)
+            yield split_batch(batch), split_batch(other)
 
 
 def train_supernet(
@@ -173,7 +173,7 @@ def train_supernet(
         return dict(state["history"][-1]) if state["history"] else {}
     train_data, val_data = load_dataset(cfg.dataset, task=cfg.type, seed=cfg.seed or 0,
                                         base_dir=base_dir)
-    batch = _pair(next(iter(_batches(train_data, cfg.batch_size, shuffle=False))))[0]
+    batch = split_batch(next(iter(make_batches(train_data, cfg.batch_size, shuffle=False))))[0]
     if method == "spos":
         steps: Any = SPOS(supernet, seed=seed, fair=fair, eval_paths=eval_paths)
         steps.load_state_dict(state)
@@ -185,13 +185,13 @@ def train_supernet(
     if method != "spos":
         steps = _learned(supernet, method, params, state, batch, device)
     supernet.cpu()
-    train_loader = _batches(train_data, cfg.batch_size, shuffle=True, seed=seed)
-    if isinstance(train_loader, _TensorBatches) and "shuffle_rng" in state:
+    train_loader = make_batches(train_data, cfg.batch_size, shuffle=True, seed=seed)
+    if isinstance(train_loader, TensorBatches) and "shuffle_rng" in state:
         train_loader._generator.set_state(state["shuffle_rng"])
     loader: Any = train_loader
     if isinstance(steps, Learned):
-        val_loader = _batches(val_data, cfg.batch_size, shuffle=True, seed=seed + 2)
-        if isinstance(val_loader, _TensorBatches) and "val_shuffle_rng" in state:
+        val_loader = make_batches(val_data, cfg.batch_size, shuffle=True, seed=seed + 2)
+        if isinstance(val_loader, TensorBatches) and "val_shuffle_rng" in state:
             val_loader._generator.set_state(state["val_shuffle_rng"])
         loader = _Paired(train_loader, val_loader)
     judge = SubnetJudge(cfg, base_dir, recalibration_batches)
@@ -202,7 +202,7 @@ def train_supernet(
 
     def epoch_end(module: _SupernetModule) -> None:
         epoch = first + module.current_epoch + 1
-        train_loss = _mean(*module._train_sums)
+        train_loss = mean_of(*module._train_sums)
         if not math.isfinite(train_loss):
             raise TrialError(f"supernet training diverged: the training loss is {train_loss} in "
                              f"epoch {epoch}; lower evaluator.learning_rate (the checkpoint of "
@@ -222,14 +222,14 @@ def train_supernet(
                    else steps.state_dict()),
                 "torch_rng": torch.get_rng_state(), "progress_extras": extras,
                 **({"shuffle_rng": train_loader._generator.get_state()}
-                   if isinstance(train_loader, _TensorBatches) else {}),
+                   if isinstance(train_loader, TensorBatches) else {}),
                 **({"val_shuffle_rng": loader.val._generator.get_state()}
-                   if isinstance(loader, _Paired) and isinstance(loader.val, _TensorBatches)
+                   if isinstance(loader, _Paired) and isinstance(loader.val, TensorBatches)
                    else {}),
             })
-            _write_csv_row(folder / "metrics.csv", {k: v for k, v in row.items()
-                                                    if not isinstance(v, dict)},
-                           "a" if epoch > 1 else "w")
+            write_csv_row(folder / "metrics.csv", {k: v for k, v in row.items()
+                                                   if not isinstance(v, dict)},
+                          "a" if epoch > 1 else "w")
             atomic_write_json(folder / PROGRESS, {"epochs_done": epoch, "epochs": epochs,
                                                   "params": params_count, "history": history,
                                                   "method": method, **extras})
@@ -240,15 +240,15 @@ def train_supernet(
         supernet, cfg, steps, (first, epochs), epoch_end, state.get("optimizer"),
         grad_clip=getattr(params, "grad_clip", None) if isinstance(steps, Learned) else None,
         warmup=getattr(params, "warmup_epochs", 0))
-    accelerator, devices = _accelerator(device)
-    with _quiet():
+    accelerator, devices = accelerator_for(device)
+    with quiet_lightning():
         trainer = pl.Trainer(
             accelerator=accelerator, devices=devices, max_epochs=epochs - first, logger=False,
             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
             num_sanity_val_steps=0, limit_val_batches=0,
             default_root_dir=str(folder) if folder is not None else None,
         )
-        _fit(trainer, module, loader, None)
+        fit_quietly(trainer, module, loader, None)
     supernet.cpu()
     return dict(history[-1])
 

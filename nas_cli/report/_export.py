@@ -144,7 +144,7 @@ def export_models(info: ExperimentInfo, k: int, folder: Path,
         if kept[record.number].is_file():
             shutil.copyfile(kept[record.number], target / "model.pt")
         else:  # a one-shot search trial: the weights it inherits from the supernet
-            from nas_cli.oneshot._export import InheritedWeights
+            from nas_cli.oneshot import InheritedWeights
 
             inherited = inherited or InheritedWeights(info.path)
             inherited.save(record.arch, target / "model.pt")

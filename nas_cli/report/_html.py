@@ -301,7 +301,7 @@ class _View:
     def arch_weights(self) -> str:
         """A one-shot method's learned probabilities of each label's candidates over the
         supernet's epochs (one label at a time, chosen from a menu)."""
-        from nas_cli.oneshot._files import SUPERNET_DIR, read_progress
+        from nas_cli.oneshot import SUPERNET_DIR, read_progress
 
         epochs = read_progress(self.info.path / SUPERNET_DIR).get("arch_weights") or []
         if not epochs:

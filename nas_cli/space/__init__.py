@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see 
         Limit,
         SearchSpace,
         UnknownLabelsWarning,
+        build_space,
         search_space,
     )
     from nas_cli.space._freeze import freeze
@@ -35,6 +36,10 @@ if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see 
         LayerChoice,
         MutableModule,
         Repeat,
+        input_candidates,
+        is_mutable_module,
+        reduce_inputs,
+        run_cell,
     )
     from nas_cli.space._mutator import Mutator
     from nas_cli.space._value import (
@@ -44,6 +49,12 @@ if TYPE_CHECKING:  # what type checkers and the API docs read; at run time, see 
         ModelParameterChoice,
         ValueChoice,
         ValueChoiceX,
+        arch_values,
+        choice_leaves,
+        describe,
+        pick,
+        recorded_arguments,
+        same_value,
     )
     from nas_cli.space._wrap import basic_unit, model_wrapper, wrap_module
 
@@ -78,6 +89,12 @@ _LAZY = {
     "model_wrapper": "nas_cli.space._wrap",
     "wrap_module": "nas_cli.space._wrap",
 }
+# What the packages built on a space (one-shot search, the experiment) read of it.
+_LAZY.update(dict.fromkeys(("build_space",), "nas_cli.space._discover"))
+_LAZY.update(dict.fromkeys(("input_candidates", "is_mutable_module", "reduce_inputs", "run_cell"),
+                           "nas_cli.space._mutables"))
+_LAZY.update(dict.fromkeys(("arch_values", "choice_leaves", "describe", "pick", "recorded_arguments",
+                            "same_value"), "nas_cli.space._value"))
 
 __all__ = [
     "AutoActivation", "Cell", "ChoiceOf", "ChosenInputs", "ContinuousChoice", "Decision",
@@ -86,6 +103,8 @@ __all__ = [
     "NasBench201Cell", "Repeat", "SearchSpace", "UnknownLabelsWarning", "ValueChoice",
     "ValueChoiceX", "basic_unit", "fixed_arch", "freeze", "model_wrapper", "search_space",
     "wrap_module",
+    "arch_values", "build_space", "choice_leaves", "describe", "input_candidates",
+    "is_mutable_module", "pick", "recorded_arguments", "reduce_inputs", "run_cell", "same_value",
 ]
 
 __getattr__ = lazy_getattr(__name__, _LAZY)

@@ -64,6 +64,12 @@ class MutableModule(nn.Module):
         return list(self.__dict__.get(MUTABLES, []))
 
 
+def is_mutable_module(module: nn.Module) -> bool:
+    """A module that decides its own structure: a mutable (LayerChoice, InputChoice, Repeat,
+    Cell, a NAS-Bench cell) or a MutableModule holding choices it added with `add_mutable`."""
+    return isinstance(module, _Mutable) or bool(module.__dict__.get(MUTABLES))
+
+
 class _Mutable(MutableModule):
     """Base of the mutable modules. `__new__` returns the chosen form under `fixed_arch`."""
 
@@ -145,7 +151,8 @@ class LayerChoice(_Mutable):
 
 
 # --------------------------------------------------------------------------- InputChoice
-def _reduce(tensors: list[torch.Tensor], reduction: str) -> Any:
+def reduce_inputs(tensors: list[torch.Tensor], reduction: str) -> Any:
+    """The chosen inputs of an InputChoice combined by its `reduction` (sum, mean, concat, none)."""
     if reduction == "none":
         return tensors
     if len(tensors) == 1:
@@ -167,7 +174,7 @@ class ChosenInputs(nn.Module):
         self.reduction = reduction
 
     def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
-        return _reduce([candidate_inputs[i] for i in self.chosen], self.reduction)
+        return reduce_inputs([candidate_inputs[i] for i in self.chosen], self.reduction)
 
     def extra_repr(self) -> str:
         return f"chosen={self.chosen}, reduction={self.reduction!r}"
@@ -233,7 +240,7 @@ class InputChoice(_Mutable):
         return input_candidates(self.n_candidates, self.n_chosen)
 
     def forward(self, candidate_inputs: Sequence[torch.Tensor]) -> Any:
-        return _reduce(list(candidate_inputs[: self.n_chosen or 1]), self.reduction)
+        return reduce_inputs(list(candidate_inputs[: self.n_chosen or 1]), self.reduction)
 
     def extra_repr(self) -> str:
         return f"label={self.label!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen}"
@@ -471,7 +478,7 @@ class Cell(_Mutable):
             per_input = self.slot_ops(key)
             return per_input[source if len(per_input) > 1 else 0]
 
-        return _run_cell(self, inputs, lambda key: 0, op_of)
+        return run_cell(self, inputs, lambda key: 0, op_of)
 
 
 def _cell_ops(label: str, op_candidates: Any, node: int, slot: int, op_label: str,
@@ -525,10 +532,10 @@ class FixedCell(nn.Module):
         self.output_node_indices = [n for n in nodes if n not in used]
 
     def forward(self, *inputs: Any) -> Any:
-        return _run_cell(self, inputs, self.sources.__getitem__, lambda key, source: self.ops[key])
+        return run_cell(self, inputs, self.sources.__getitem__, lambda key, source: self.ops[key])
 
 
-def _run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int],
+def run_cell(cell: Any, inputs: tuple[Any, ...], source_of: Callable[[str], int],
               op_of: Callable[[str, int], nn.Module],
               run_slot: Callable[[str, list[Any]], Any] | None = None) -> Any:
     """A cell's forward: each node sums its op slots, each the op on its chosen input (or

@@ -9,8 +9,15 @@ from nas_cli.spec._load import (
     resolve_path,
     validate_spec,
 )
-from nas_cli.spec._models import BUILTIN_DATASETS, ExperimentSpec
-from nas_cli.spec._search import resolved
+from nas_cli.spec._models import (
+    BUILTIN_DATASETS,
+    DatasetFactory,
+    DatasetSpec,
+    ExperimentSpec,
+    TorchvisionDataset,
+    TrainingEvaluatorSpec,
+)
+from nas_cli.spec._search import HP_PREFIX, Searched, resolved, searched_fields
 from nas_cli.spec._strategy_params import (
     LEARNED,
     MULTI_TRIAL,
@@ -19,6 +26,7 @@ from nas_cli.spec._strategy_params import (
     STRATEGY_PARAMS,
     STRATEGY_TABLE,
     StrategyName,
+    StrategySpec,
     canonical_strategy,
     proposing_strategy,
     strategy_params,
@@ -28,14 +36,21 @@ from nas_cli.spec._strategy_params import (
 __all__ = [
     "BUILTIN_DATASETS",
     "EARLY_STOPPING_PARAMS",
+    "HP_PREFIX",
     "LEARNED",
     "MULTI_TRIAL",
     "ONE_SHOT",
     "STRATEGIES",
     "STRATEGY_PARAMS",
     "STRATEGY_TABLE",
+    "DatasetFactory",
+    "DatasetSpec",
     "ExperimentSpec",
+    "Searched",
     "StrategyName",
+    "StrategySpec",
+    "TorchvisionDataset",
+    "TrainingEvaluatorSpec",
     "canonical_strategy",
     "dump_spec",
     "early_stopping_params",
@@ -46,6 +61,7 @@ __all__ = [
     "proposing_strategy",
     "resolve_path",
     "resolved",
+    "searched_fields",
     "strategy_params",
     "trial_limit",
     "validate_spec",

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from nas_cli.durations import parse_duration
-from nas_cli.evaluator._cost import COST_METRICS
+from nas_cli.evaluator import COST_METRICS
 from nas_cli.spec._early_stopping import EARLY_STOPPING_PARAMS
 from nas_cli.spec._problems import key_error, show, unknown, with_params
 from nas_cli.spec._search import Searchable, SearchableKwarg, searched_fields
@@ -191,7 +191,7 @@ class FunctionEvaluatorSpec(_Section):
 
 def _table_file(value: str, info: ValidationInfo) -> str:
     """A table must exist (relative to the spec's folder) and be a format the evaluator reads."""
-    from nas_cli.evaluator._table import SUFFIXES
+    from nas_cli.evaluator import SUFFIXES
 
     if Path(value).suffix.lower() not in SUFFIXES:
         raise ValueError(f"must be a .csv, .json, .sqlite or .db table, got {show(value)}")

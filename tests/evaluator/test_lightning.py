@@ -226,6 +226,6 @@ def test_an_unknown_device_is_refused():
     [("cpu", ("cpu", 1)), ("cuda", ("gpu", 1)), ("cuda:1", ("gpu", [1])), ("mps", ("mps", 1))],
 )
 def test_devices_map_to_lightning_accelerators(device, expected):
-    from nas_cli.evaluator._lightning import _accelerator
+    from nas_cli.evaluator._lightning import accelerator_for
 
-    assert _accelerator(device) == expected
+    assert accelerator_for(device) == expected

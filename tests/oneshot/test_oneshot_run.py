@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from nas_cli.evaluator import load_dataset
-from nas_cli.evaluator._lightning import _batches
+from nas_cli.evaluator._lightning import make_batches
 from nas_cli.oneshot._inherit import validate
 
 SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
@@ -75,7 +75,7 @@ def test_spos_trains_searches_retrains_and_exports(nas, tmp_path):
     best_search = search[0]  # exported with the weights it inherits from the supernet
     model = runpy.run_path(str(target / f"trial_{best_search['trial']}" / "load.py"))["model"]
     _, val = load_dataset("digits", task="classification")
-    metrics = validate(model, _batches(val, 1024, shuffle=False), "classification", "cpu")
+    metrics = validate(model, make_batches(val, 1024, shuffle=False), "classification", "cpu")
     assert metrics["val_acc"] == pytest.approx(best_search["metric"], abs=1e-9)
     assert (target / f"trial_{retrain[0]['trial']}" / "model.pt").is_file()
 

@@ -3,6 +3,8 @@
 
 What NNI had and we do not (the graph-based engine and its mutators) is an attribute that
 raises one clear `UnsupportedError` naming what to use instead, not an ImportError.
+
+`nas_cli.nn` and `nas_cli.mutable` (NNI's import paths) take their NNI names from here.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ from torch import nn
 
 from nas_cli.distributions import Distribution
 from nas_cli.errors import SpaceError, UnsupportedError
-from nas_cli.space._context import fixed_arch, label_scope
+from nas_cli.space._context import fixed_arch
+from nas_cli.space._context import label_scope as _label_scope
 from nas_cli.space._mutables import LayerChoice, MutableModule
 from nas_cli.space._value import ContinuousChoice, ValueChoice, ValueChoiceX
 from nas_cli.space._wrap import basic_unit, model_wrapper
 
 Sample = dict  # an architecture: {label: value}
+
+
+def label_scope(name: str) -> Any:
+    """NNI 3.0's `with label_scope("stage1"):` puts the labels made inside (given or
+    automatic) under `stage1/`."""
+    return _label_scope(f"{name}/", named=True)
 
 
 # --------------------------------------------------------------------------- NNI 3.0 modules
@@ -44,7 +53,7 @@ class ModelSpace(nn.Module):
 
             @functools.wraps(original)
             def __init__(self: Any, *args: Any, **kw: Any) -> None:
-                with label_scope(f"{label_prefix}/", named=True):
+                with _label_scope(f"{label_prefix}/", named=True):
                     original(self, *args, **kw)
 
             setattr(cls, "__init__", __init__)  # noqa: B010 - patched, not assigned to a method
