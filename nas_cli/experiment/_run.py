@@ -439,46 +439,11 @@ def run_trials(run: Run, strategy: Any, backend: Backend, store: Any,
                requeue: list[tuple[int, dict[str, Any]]], limit: int | None = None) -> None:
     """Propose and run trials until `limit` (default max_trial_number) of the run's current
     phase have finished, the space is exhausted, or the run stops."""
-    spec = run.spec
-    limit = spec.max_trial_number if limit is None else limit
+    limit = run.spec.max_trial_number if limit is None else limit
     exhausted = False
-    while True:
-        if run.stop_requested is None and stop_file(run).exists():
-            run.request_stop("stopped")
-        if run.stop_requested:
-            run.stop_reason = run.stop_reason or f"{run.stop_requested} by request"
-            return
-        if spec.max_experiment_duration and run.elapsed() >= spec.max_experiment_duration:
-            run.stop_reason = "max_experiment_duration reached"
-            for record in run.running:
-                backend.cancel(record.number, TrialState.INTERRUPTED, "experiment time limit")
-            _drain(run, strategy, backend, store, wait_all=True)
-            return
-        while not exhausted and run.running_count < backend.capacity and \
-                run.finished_in(run.phase) + run.running_count < limit:
-            rerun_of = None
-            if requeue:
-                rerun_of, arch = requeue.pop(0)
-                run.reruns[rerun_of] = None  # claimed before it starts: never run twice
-                _save_reruns(run, store)
-            else:
-                arch = _propose(run, strategy)
-            if arch is None:
-                exhausted = True
-                break
-            number = store.start_trial(arch, run.phase)
-            if rerun_of is not None:
-                run.reruns[rerun_of] = number
-                _save_reruns(run, store)
-                run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
-            record = TrialRecord(number, arch, TrialState.RUNNING, started_at=run.clock(),
-                                 phase=run.phase)
-            run.add(record)
-            trial_dir = run.path / "trials" / str(number)
-            if not run.virtual:  # a simulated trial writes no files
-                trial_dir.mkdir(parents=True, exist_ok=True)
-            backend.submit(number, arch, trial_dir, spec.max_trial_duration)
-            run.listener.trial_started(run, record)
+    while not _stop_requested(run) and not _out_of_time(run, strategy, backend, store):
+        if not exhausted:
+            exhausted = _start_trials(run, strategy, backend, store, requeue, limit)
         if not run.running_count:
             if not run.stop_reason or not exhausted:
                 run.stop_reason = "space exhausted" if exhausted else "max_trial_number reached"
@@ -486,16 +451,89 @@ def run_trials(run: Run, strategy: Any, backend: Backend, store: Any,
         _drain(run, strategy, backend, store)
         if run.results_dirty:
             save_results(run, soon=True)
-        now = run.clock()
-        for number, (deadline, reason) in list(run.pruning.items()):
-            if now > deadline and run.records[number].state is TrialState.RUNNING:
-                backend.cancel(number, TrialState.PRUNED, reason)
+        _cancel_overdue_prunes(run, backend)
         if _failing_from_start(run):
-            run.status = "failed"
-            first = run._first_failed
-            run.stop_reason = (f"the first {spec.max_failed_trials} trials all failed; stopping "
-                               f"(trial {first.number}: {first.error})")
+            _fail_from_start(run)
             return
+
+
+def _stop_requested(run: Run) -> bool:
+    """Whether the run was asked to stop (Ctrl-C, SIGTERM, `nas stop`'s file)."""
+    if run.stop_requested is None and stop_file(run).exists():
+        run.request_stop("stopped")
+    if run.stop_requested:
+        run.stop_reason = run.stop_reason or f"{run.stop_requested} by request"
+        return True
+    return False
+
+
+def _out_of_time(run: Run, strategy: Any, backend: Backend, store: Any) -> bool:
+    """At max_experiment_duration: the running trials are interrupted and waited for."""
+    limit = run.spec.max_experiment_duration
+    if not limit or run.elapsed() < limit:
+        return False
+    run.stop_reason = "max_experiment_duration reached"
+    for record in run.running:
+        backend.cancel(record.number, TrialState.INTERRUPTED, "experiment time limit")
+    _drain(run, strategy, backend, store, wait_all=True)
+    return True
+
+
+def _start_trials(run: Run, strategy: Any, backend: Backend, store: Any,
+                  requeue: list[tuple[int, dict[str, Any]]], limit: int) -> bool:
+    """Start trials while workers are free and the phase wants more: interrupted ones to run
+    again first, then the strategy's proposals. True when the space is exhausted."""
+    while run.running_count < backend.capacity and \
+            run.finished_in(run.phase) + run.running_count < limit:
+        rerun_of: int | None = None
+        arch: dict[str, Any] | None
+        if requeue:
+            rerun_of, arch = requeue.pop(0)
+            run.reruns[rerun_of] = None  # claimed before it starts: never run twice
+            _save_reruns(run, store)
+        else:
+            arch = _propose(run, strategy)
+        if arch is None:
+            return True
+        _start_trial(run, backend, store, arch, rerun_of)
+    return False
+
+
+def _start_trial(run: Run, backend: Backend, store: Any, arch: dict[str, Any],
+                 rerun_of: int | None) -> None:
+    """A new trial of `arch` in the store and on a worker (`rerun_of`: the interrupted trial
+    it runs again)."""
+    number = store.start_trial(arch, run.phase)
+    if rerun_of is not None:
+        run.reruns[rerun_of] = number
+        _save_reruns(run, store)
+        run.records[rerun_of].error = f"interrupted; rerun as trial {number}"
+    record = TrialRecord(number, arch, TrialState.RUNNING, started_at=run.clock(),
+                         phase=run.phase)
+    run.add(record)
+    trial_dir = run.path / "trials" / str(number)
+    if not run.virtual:  # a simulated trial writes no files
+        trial_dir.mkdir(parents=True, exist_ok=True)
+    backend.submit(number, arch, trial_dir, run.spec.max_trial_duration)
+    run.listener.trial_started(run, record)
+
+
+def _cancel_overdue_prunes(run: Run, backend: Backend) -> None:
+    """A trial asked to stop at its next report that has not within the grace time is
+    cancelled."""
+    now = run.clock()
+    for number, (deadline, reason) in list(run.pruning.items()):
+        if now > deadline and run.records[number].state is TrialState.RUNNING:
+            backend.cancel(number, TrialState.PRUNED, reason)
+
+
+def _fail_from_start(run: Run) -> None:
+    """The first `max_failed_trials` trials all failed: the run fails, naming the first."""
+    run.status = "failed"
+    first = run._first_failed
+    assert first is not None  # the run has failed trials
+    run.stop_reason = (f"the first {run.spec.max_failed_trials} trials all failed; stopping "
+                       f"(trial {first.number}: {first.error})")
 
 
 def _save_reruns(run: Run, store: Any) -> None:
