@@ -48,10 +48,10 @@ def format_duration(seconds: float) -> str:
 
 
 def format_elapsed(seconds: float | None) -> str:
-    """An elapsed time for display: '4.2s', '2m 05s', '1h 02m'; None is '-'."""
+    """An elapsed time for display: '4.2s', '25s', '2m 05s', '1h 02m'; None is '-'."""
     if seconds is None:
         return "-"
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m {secs:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"

@@ -16,7 +16,8 @@ def test_format_duration_uses_the_largest_exact_unit(seconds, text):
 
 
 def test_format_elapsed_rounds_for_display():
-    assert [format_elapsed(s) for s in (None, 4.21, 125.4, 7300)] == ["-", "4.2s", "2m 05s", "2h 01m"]
+    assert [format_elapsed(s) for s in (None, 4.21, 25.3, 125.4, 7300)] == \
+        ["-", "4.2s", "25s", "2m 05s", "2h 01m"]
 
 
 def test_spec_limits_are_written_back_as_they_read(tmp_path, write_spec):
