@@ -20,9 +20,10 @@ def split_arch(arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 class TrialState(str, enum.Enum):
-    """A trial's life: WAITING -> RUNNING -> one of the four final states."""
+    """A trial's life: RUNNING (from the moment the driver records it) -> one of the four
+    final states, once (`TrialRecord.end`). A trial lost with its worker and retried stays
+    RUNNING; an interrupted one is rerun by `nas resume` as a new trial."""
 
-    WAITING = "waiting"          # proposed, not started (e.g. re-queued by `nas resume`)
     RUNNING = "running"          # a worker is training/evaluating it
     COMPLETE = "complete"        # finished with a metric
     PRUNED = "pruned"            # stopped early from its intermediate results
@@ -33,6 +34,38 @@ class TrialState(str, enum.Enum):
     def is_finished(self) -> bool:
         """Finished trials count towards `max_trial_number`."""
         return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+    def can_become(self, other: TrialState) -> bool:
+        """Whether a trial in this state may move to `other`: only a running trial moves,
+        and only to a final state or INTERRUPTED (nothing goes back to RUNNING)."""
+        return self is TrialState.RUNNING and other is not TrialState.RUNNING
+
+
+class InvalidTransition(RuntimeError):
+    """A trial was asked to move where it cannot (a bug in a backend or the engine)."""
+
+
+class ExperimentStatus(enum.StrEnum):
+    """An experiment's state, as results.json ("status") and study.db ("nas:status") keep it:
+    the member's value is the stored string, so files written before read the same."""
+
+    RUNNING = "running"          # its driver is running it
+    DONE = "done"                # it reached its limits or exhausted the space
+    FAILED = "failed"            # its first trials all failed, every trial failed, or no
+                                 # architecture met the constraints
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM, a lost cluster or store, or its driver died
+    STOPPED = "stopped"          # `nas stop`
+    # what a reader may see; never written
+    UNREADABLE = "unreadable"    # results.json cannot be read (`nas resume` rewrites it)
+    UNKNOWN = "unknown"          # no status, or one this version does not know
+
+    @classmethod
+    def read(cls, value: str | None) -> ExperimentStatus:
+        """A stored status (the string as written); none or another is UNKNOWN."""
+        try:
+            return cls(value) if value is not None else cls.UNKNOWN
+        except ValueError:
+            return cls.UNKNOWN
 
 
 @dataclass
@@ -56,6 +89,14 @@ class TrialRecord:
     # earlier attempts lost with their worker or node: {"attempt", "error", "node", ...}
     attempts: list[dict[str, Any]] = field(default_factory=list)
     phase: str | None = None                # one-shot: "search" (inherited weights), "retrain"
+
+    def end(self, state: TrialState, error: str | None = None) -> None:
+        """A running trial reaches `state` (final, or INTERRUPTED) with its one-line reason;
+        any other move raises InvalidTransition (a finished trial never runs again)."""
+        if not self.state.can_become(state):
+            raise InvalidTransition(f"trial {self.number} cannot go from {self.state.value} to "
+                                    f"{state.value}")
+        self.state, self.error = state, error
 
 
 @dataclass

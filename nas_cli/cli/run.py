@@ -17,6 +17,7 @@ from nas_cli.cli._common import (
     out,
     print_table,
 )
+from nas_cli.trials import ExperimentStatus
 
 
 def _listener(quiet: bool):
@@ -89,7 +90,7 @@ def _execute(handle, quiet: bool, resume: bool = False) -> None:
         _summary(handle, quiet=True)
         raise
     _summary(handle, quiet)
-    if handle.status == "interrupted":
+    if handle.status is ExperimentStatus.INTERRUPTED:
         err.print(f"interrupted: continue with `nas resume {handle.id}`", markup=False)
         sys.exit(EXIT_INTERRUPTED)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from nas_cli.cli._common import arch_text, fmt_metric, fmt_value, out, print_table, size_text
+from nas_cli.trials import ExperimentStatus
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -55,7 +56,7 @@ def _list_experiments(root: Path, as_json: bool) -> None:
     infos = list_experiments(root)
     summaries = [_summary_or_none(i) for i in infos]
     if as_json:
-        out.print_json(json.dumps([s or {"experiment": i.id, "status": "unreadable"}
+        out.print_json(json.dumps([s or {"experiment": i.id, "status": ExperimentStatus.UNREADABLE}
                                    for i, s in zip(infos, summaries)]))
         return
     if not infos:
@@ -69,7 +70,7 @@ def _list_experiments(root: Path, as_json: bool) -> None:
     table.add_column("created")
     for info, summary in zip(infos, summaries):
         if summary is None:
-            table.add_row(info.id, info.name, "unreadable", "?", "-", "-")
+            table.add_row(info.id, info.name, ExperimentStatus.UNREADABLE, "?", "-", "-")
             continue
         best = summary["best"][0]["metric"] if summary["best"] else None
         metric = (summary.get("objective") or {}).get("metric", "")
@@ -160,7 +161,7 @@ def _summary_or_none(info: ExperimentInfo) -> dict[str, Any] | None:
     from nas_cli.errors import StoreError
     from nas_cli.report import status_json
 
-    if info.status == "unreadable":
+    if info.status is ExperimentStatus.UNREADABLE:
         return None
     try:
         return status_json(info, top=1)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nas_cli import store as st
 from nas_cli._files import atomic_write_text
@@ -33,9 +33,12 @@ from nas_cli.spec import (
     proposing_strategy,
     trial_limit,
 )
-from nas_cli.strategy import STRATEGIES
+from nas_cli.strategy import STRATEGIES, Proposer, Strategy
 from nas_cli.strategy import create as create_strategy
-from nas_cli.trials import RETRAIN_PHASE, TrialRecord, TrialState
+from nas_cli.trials import RETRAIN_PHASE, ExperimentStatus, TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from nas_cli.space import SearchSpace
 
 log = logging.getLogger("nas_cli")
 
@@ -63,9 +66,9 @@ class Run:
     listener: Listener = field(default_factory=Listener)
     backend_factory: Callable[[ExperimentSpec], Backend] | None = None
     records: dict[int, TrialRecord] = field(default_factory=dict)
-    status: str = "running"
+    status: ExperimentStatus = ExperimentStatus.RUNNING
     stop_reason: str | None = None
-    stop_requested: str | None = None   # set by a signal handler: "interrupted" or "stopped"
+    stop_requested: ExperimentStatus | None = None  # INTERRUPTED (a signal) or STOPPED (`nas stop`)
     started: float = field(default_factory=time.time)
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
@@ -79,8 +82,8 @@ class Run:
     results_dirty: bool = False
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
-    early_stopping: Any = None
-    constraints: Any = None
+    early_stopping: EarlyStopping | None = None
+    constraints: Constraints | None = None
     # The time trials run on: the wall clock, or a simulated backend's virtual clock (then
     # elapsed time, durations and the time limit are virtual, and results.json says so).
     clock: Callable[[], float] = field(default=time.time, repr=False)
@@ -169,14 +172,19 @@ class Run:
 
     def _add_to_front(self, record: TrialRecord) -> None:
         """Keep the front up to date in O(front size) per trial."""
-        point = self.told(record)
-        if any(dominates(self.told(other), point) for other in self._front):
+        point = self._point(record)
+        if any(dominates(self._point(other), point) for other in self._front):
             return
-        self._front = [r for r in self._front if not dominates(point, self.told(r))]
+        self._front = [r for r in self._front if not dominates(point, self._point(r))]
         self._front.append(record)
 
+    def _point(self, record: TrialRecord) -> tuple[float, ...]:
+        """A complete trial's objective values, each oriented higher-is-better."""
+        return oriented(record.values or (), [o.mode for o in self.spec.objectives])
+
     def _rank_key(self, record: TrialRecord) -> tuple[bool, float, int]:
-        return record.phase == RETRAIN_PHASE, self.score(record), -record.number
+        score = self.score(record)
+        return record.phase == RETRAIN_PHASE, -math.inf if score is None else score, -record.number
 
     def finished_in(self, phase: str | None) -> int:
         """Finished trials of a one-shot phase (None: of a multi-trial run)."""
@@ -200,8 +208,13 @@ class Run:
             return None
         return oriented(record.values, [o.mode for o in self.spec.objectives])
 
-    def request_stop(self, why: str = "interrupted") -> None:
-        self.stop_requested = why
+    def request_stop(self, why: ExperimentStatus | str = ExperimentStatus.INTERRUPTED) -> None:
+        """Stop the run cleanly: INTERRUPTED (a signal) or STOPPED (`nas stop`)."""
+        self.stop_requested = ExperimentStatus(why)
+
+
+# The loop that proposes and runs trials (`run_trials`; a one-shot run's phases have their own).
+Loop = Callable[[Run, Strategy, Backend, st.TrialStore, list[tuple[int, dict[str, Any]]]], None]
 
 
 def default_backend(spec: ExperimentSpec) -> Backend:
@@ -254,8 +267,8 @@ def open_experiment(path: Path, listener: Listener | None = None) -> Run:
     return Run(spec=spec, path=path, listener=listener or Listener())
 
 
-def _prepare(run: Run, space: Any, payload: Any, store: Any,
-             resume: bool) -> tuple[Any, list[tuple[int, dict[str, Any]]]]:
+def _prepare(run: Run, space: SearchSpace, payload: Any, store: st.TrialStore,
+             resume: bool) -> tuple[Strategy, list[tuple[int, dict[str, Any]]]]:
     """The strategy (its history restored on resume), early stopping, constraints, and the
     interrupted trials to rerun."""
     spec = run.spec
@@ -281,9 +294,9 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
         run.reruns = dict(meta.reruns or {})
         history = []
         for record in store.records():
-            if record.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.INTERRUPTED):
-                if record.state is not TrialState.INTERRUPTED:
-                    record.state, record.error = TrialState.INTERRUPTED, "the driver stopped"
+            if record.state in (TrialState.RUNNING, TrialState.INTERRUPTED):
+                if record.state is TrialState.RUNNING:
+                    record.end(TrialState.INTERRUPTED, "the driver stopped")
                     store.finish(record)
                 if record.number not in run.reruns:
                     requeue.append((record.number, record.arch))
@@ -304,7 +317,7 @@ def _prepare(run: Run, space: Any, payload: Any, store: Any,
 def execute(run: Run, *, resume: bool = False) -> Run:
     """Run the experiment to its end (or until stopped); returns the finished run.
 
-    The first Ctrl-C or SIGTERM stops it cleanly (`run.status` is then "interrupted"), a
+    The first Ctrl-C or SIGTERM stops it cleanly (`run.status` is then INTERRUPTED), a
     second one at once; the signal handlers in place before come back when it returns.
     """
     with stop_on_signals(run):
@@ -314,7 +327,7 @@ def execute(run: Run, *, resume: bool = False) -> Run:
 def _execute(run: Run, resume: bool) -> Run:
     spec = run.spec
     backend = None
-    loop = run_trials
+    loop: Loop = run_trials
     try:
         backend = (run.backend_factory or default_backend)(spec)
         backend.prepare()  # workers import torch while this process builds the space
@@ -355,28 +368,32 @@ def _execute(run: Run, resume: bool) -> Run:
     run.clock, run.virtual = backend.clock, backend.virtual
     if run.virtual and spec.max_experiment_duration:  # the clock stops at the time limit
         backend.horizon = spec.max_experiment_duration - run.elapsed_before
-    run.status, run.started = "running", run.clock()
+    run.status, run.started = ExperimentStatus.RUNNING, run.clock()
     save_results(run)
     run.listener.started(run)
     failure: BaseException | None = None
     try:
         loop(run, strategy, backend, store, requeue)
     except KeyboardInterrupt:
-        run.request_stop("interrupted")
+        run.request_stop(ExperimentStatus.INTERRUPTED)
     except ClusterLost as exc:  # the Ray cluster's head is gone: resume when it is back
         failure = ClusterLost(f"{exc.message}; `nas resume {run.id}` continues the experiment "
                               "once the cluster is back")
-        run.request_stop("interrupted")
+        run.request_stop(ExperimentStatus.INTERRUPTED)
         run.stop_reason = f"stopped: {exc.message}"
     except (NasError, OSError) as exc:  # the store or results.json cannot be written
         failure = exc
-        run.request_stop("interrupted")
+        run.request_stop(ExperimentStatus.INTERRUPTED)
         run.stop_reason = f"stopped: {exc}"
+    except Exception as exc:  # a bug: the run stops interrupted (`nas resume` continues it)
+        run.request_stop(ExperimentStatus.INTERRUPTED)
+        run.stop_reason = f"stopped: {type(exc).__name__}: {exc}"
+        raise
     finally:
         _close(run, backend, store, reported=None if failure is None else str(failure))
     if failure is not None:
         raise failure if isinstance(failure, NasError) else StoreError(str(failure))
-    if run.status == "failed":
+    if run.status is ExperimentStatus.FAILED:
         raise ExperimentError(run.stop_reason or "every trial failed")
     return run
 
@@ -388,7 +405,7 @@ def _discard(run: Run) -> None:
         shutil.rmtree(run.path.parent, ignore_errors=True)
 
 
-def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) -> None:
+def _close(run: Run, backend: Backend, store: st.TrialStore, reported: str | None = None) -> None:
     """Stop the workers and leave the store and results.json consistent; each step is tried
     even if an earlier one fails (a full disk must not leave workers behind). A step that
     fails is a warning, unless its error is `reported`, the one the run stops with (a full
@@ -396,7 +413,8 @@ def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) 
     run.closing = True  # a further Ctrl-C now waits for this (it takes a few seconds at most)
     steps = [
         backend.shutdown,
-        lambda: _interrupt_running(run, store, run.stop_requested or "interrupted", reported),
+        lambda: _interrupt_running(run, store, run.stop_requested or ExperimentStatus.INTERRUPTED,
+                                   reported),
         lambda: setattr(run, "status", _final_status(run)),
         lambda: store.save_meta(st.StudyMeta(elapsed=run.elapsed(), status=run.status,
                                              infeasible=run.infeasible)),
@@ -413,21 +431,21 @@ def _close(run: Run, backend: Backend, store: Any, reported: str | None = None) 
                 log.warning("experiment %s: while closing: %s", run.id, short_error(exc))
 
 
-def _final_status(run: Run) -> str:
-    if run.status == "failed":
-        return "failed"
+def _final_status(run: Run) -> ExperimentStatus:
+    if run.status is ExperimentStatus.FAILED:
+        return ExperimentStatus.FAILED
     if run.stop_requested:
         return run.stop_requested
     finished = [r for r in run.records.values() if r.state.is_finished]
     if not finished and run.infeasible:
         run.stop_reason = (f"no architecture meets the constraints ({run.infeasible} proposals "
                            "refused); relax constraints.max_params / max_flops")
-        return "failed"
+        return ExperimentStatus.FAILED
     if finished and all(r.state is TrialState.FAILED for r in finished):
         last = max(finished, key=lambda r: r.number)
         run.stop_reason = f"every trial failed; last error: {last.error}"
-        return "failed"
-    return "done"
+        return ExperimentStatus.FAILED
+    return ExperimentStatus.DONE
 
 
 def stop_file(run: Run) -> Path:
@@ -435,7 +453,7 @@ def stop_file(run: Run) -> Path:
     return run.path / st.STOP
 
 
-def run_trials(run: Run, strategy: Any, backend: Backend, store: Any,
+def run_trials(run: Run, strategy: Proposer, backend: Backend, store: st.TrialStore,
                requeue: list[tuple[int, dict[str, Any]]], limit: int | None = None) -> None:
     """Propose and run trials until `limit` (default max_trial_number) of the run's current
     phase have finished, the space is exhausted, or the run stops."""
@@ -460,14 +478,14 @@ def run_trials(run: Run, strategy: Any, backend: Backend, store: Any,
 def _stop_requested(run: Run) -> bool:
     """Whether the run was asked to stop (Ctrl-C, SIGTERM, `nas stop`'s file)."""
     if run.stop_requested is None and stop_file(run).exists():
-        run.request_stop("stopped")
+        run.request_stop(ExperimentStatus.STOPPED)
     if run.stop_requested:
         run.stop_reason = run.stop_reason or f"{run.stop_requested} by request"
         return True
     return False
 
 
-def _out_of_time(run: Run, strategy: Any, backend: Backend, store: Any) -> bool:
+def _out_of_time(run: Run, strategy: Proposer, backend: Backend, store: st.TrialStore) -> bool:
     """At max_experiment_duration: the running trials are interrupted and waited for."""
     limit = run.spec.max_experiment_duration
     if not limit or run.elapsed() < limit:
@@ -479,7 +497,7 @@ def _out_of_time(run: Run, strategy: Any, backend: Backend, store: Any) -> bool:
     return True
 
 
-def _start_trials(run: Run, strategy: Any, backend: Backend, store: Any,
+def _start_trials(run: Run, strategy: Proposer, backend: Backend, store: st.TrialStore,
                   requeue: list[tuple[int, dict[str, Any]]], limit: int) -> bool:
     """Start trials while workers are free and the phase wants more: interrupted ones to run
     again first, then the strategy's proposals. True when the space is exhausted."""
@@ -499,7 +517,7 @@ def _start_trials(run: Run, strategy: Any, backend: Backend, store: Any,
     return False
 
 
-def _start_trial(run: Run, backend: Backend, store: Any, arch: dict[str, Any],
+def _start_trial(run: Run, backend: Backend, store: st.TrialStore, arch: dict[str, Any],
                  rerun_of: int | None) -> None:
     """A new trial of `arch` in the store and on a worker (`rerun_of`: the interrupted trial
     it runs again)."""
@@ -529,14 +547,14 @@ def _cancel_overdue_prunes(run: Run, backend: Backend) -> None:
 
 def _fail_from_start(run: Run) -> None:
     """The first `max_failed_trials` trials all failed: the run fails, naming the first."""
-    run.status = "failed"
+    run.status = ExperimentStatus.FAILED
     first = run._first_failed
     assert first is not None  # the run has failed trials
     run.stop_reason = (f"the first {run.spec.max_failed_trials} trials all failed; stopping "
                        f"(trial {first.number}: {first.error})")
 
 
-def _save_reruns(run: Run, store: Any) -> None:
+def _save_reruns(run: Run, store: st.TrialStore) -> None:
     store.save_meta(st.StudyMeta(reruns=run.reruns))
 
 
@@ -545,7 +563,7 @@ _GROUP_COMMIT_S = 0.2  # simulated runs commit study.db in groups (thousands of 
 _PRUNE_GRACE_S = 10.0
 
 
-def _propose(run: Run, strategy: Any) -> dict[str, Any] | None:
+def _propose(run: Run, strategy: Proposer) -> dict[str, Any] | None:
     """The strategy's next architecture that meets the constraints (others use no trial)."""
     for _ in range(_FEASIBLE_TRIES):
         arch = strategy.propose()
@@ -574,7 +592,8 @@ def _failing_from_start(run: Run) -> bool:
     return 0 < n <= run.finished_count and run._failed == run.finished_count
 
 
-def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool = False) -> None:
+def _drain(run: Run, strategy: Proposer, backend: Backend, store: st.TrialStore,
+           wait_all: bool = False) -> None:
     """Handle the events that arrive within a short wait (or until nothing runs)."""
     deadline = time.time() + 10 if wait_all else 0
     while True:
@@ -596,7 +615,7 @@ def _drain(run: Run, strategy: Any, backend: Backend, store: Any, wait_all: bool
 
 
 def _retry(run: Run, record: TrialRecord, event: Finished, backend: Backend,
-           store: Any) -> bool:
+           store: st.TrialStore) -> bool:
     """Run a trial lost with its worker or node again, as the same trial, while it has
     retries left (`max_trial_retries`); its earlier attempts are kept with it. A trial being
     pruned, or lost while the run stops, is not retried."""
@@ -622,7 +641,8 @@ def _retry(run: Run, record: TrialRecord, event: Finished, backend: Backend,
     return True
 
 
-def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store: Any) -> None:
+def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Proposer,
+            store: st.TrialStore) -> None:
     outcome = event.outcome
     record.peak_memory, record.node = outcome.peak_memory, outcome.node
     record.duration_s = outcome.duration_s
@@ -636,15 +656,15 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
             store.report(record.number, step, value)
     if outcome.intermediate:  # all of them (an outcome from outside has none: keep the streamed)
         record.intermediate = [(step, value) for step, value in outcome.intermediate]
-    record.state = event.state
-    record.error = event.reason
+    state, error = event.state, event.reason
     if event.lost and record.attempts:
-        record.error = f"{event.reason}; gave up after {len(record.attempts) + 1} attempts"
+        error = f"{event.reason}; gave up after {len(record.attempts) + 1} attempts"
     pruned = run.pruning.pop(record.number, None)
     if pruned is not None and event.state is not TrialState.COMPLETE:
-        record.state, record.error = TrialState.PRUNED, pruned[1]
+        state, error = TrialState.PRUNED, pruned[1]
     elif outcome.pruned and event.state is TrialState.FAILED:  # it stopped itself: over
-        record.state = TrialState.PRUNED                        # max_latency_ms, not trained
+        state = TrialState.PRUNED                               # max_latency_ms, not trained
+    record.end(state, error)
     if event.state is TrialState.COMPLETE:
         record.metric = record.metrics.get(run.spec.objective.metric)
         if run.spec.multi_objective:  # the worker made sure every objective is there
@@ -657,10 +677,10 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Any, store
     run.listener.trial_finished(run, record)
 
 
-def _interrupt_running(run: Run, store: Any, why: str, reported: str | None = None) -> None:
+def _interrupt_running(run: Run, store: st.TrialStore, why: ExperimentStatus,
+                       reported: str | None = None) -> None:
     for record in run.running:
-        record.state = TrialState.INTERRUPTED
-        record.error = f"{why} while running; `nas resume` reruns it"
+        record.end(TrialState.INTERRUPTED, f"{why} while running; `nas resume` reruns it")
         record.duration_s = run.clock() - (record.started_at or run.clock())
         run.settle(record)
         try:

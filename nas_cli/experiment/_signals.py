@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from nas_cli.trials import ExperimentStatus
+
 if TYPE_CHECKING:
     from nas_cli.experiment._run import Run
 
@@ -29,7 +31,7 @@ def stop_on_signals(run: Run) -> Iterator[None]:
             return
         if run.stop_requested:
             raise KeyboardInterrupt
-        run.request_stop("interrupted")
+        run.request_stop(ExperimentStatus.INTERRUPTED)
         run.listener.stopping(run)
 
     saved = {sig: signal.getsignal(sig) for sig in SIGNALS}

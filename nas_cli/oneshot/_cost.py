@@ -25,6 +25,7 @@ those of the reference path's size.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -219,7 +220,7 @@ class Profiler(Mixture):
         start = self._now()
         result = None
         for i in range(n):
-            out, own = self._measure(call, lambda i=i: one(i))
+            out, own = self._measure(call, functools.partial(one, i))
             own["params"] = 0.0 if again else float(_candidate_params(module, i))
             call.own.append(own)
             if i == chosen:

@@ -16,7 +16,7 @@ class InheritedWeights:
 
     def __init__(self, path: Path):
         from nas_cli.experiment import build_payload
-        from nas_cli.spec import load_spec, strategy_params
+        from nas_cli.spec import load_spec, one_shot_params
         from nas_cli.store import SPEC, read_results
 
         checkpoint = path / SUPERNET_DIR / CHECKPOINT
@@ -29,7 +29,7 @@ class InheritedWeights:
         self.checkpoint = checkpoint
         self.config = spec.evaluator
         self.base_dir = spec.base_dir
-        self.batches = strategy_params(spec).bn_recalibration_batches
+        self.batches = one_shot_params(spec).bn_recalibration_batches
         self._judge: Any = None
 
     def save(self, arch: dict[str, Any], file: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -100,16 +100,16 @@ class MixedLayer(Mixed):
 
     @property
     def candidates(self) -> list[nn.Module]:
-        return [self._modules[str(n)] for n in self.names]
+        return [self[n] for n in self.names]
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, key: int | str) -> nn.Module:
-        return self._modules[str(key)]
+        return cast(nn.Module, self._modules[str(key)])  # a registered candidate, never None
 
     def chosen(self) -> nn.Module:
-        return self._modules[str(self._path.get(self.label, self.names[0]))]
+        return self[self._path.get(self.label, self.names[0])]
 
     def index(self) -> int:
         """The active path's candidate, as an index into the decision's candidates."""
@@ -368,8 +368,9 @@ class ArgumentChoice(Mixed):
             return self.forward_at(self.active_key(), *args, **kwargs)
         if mixture.profiling:
             return mixture.profile_arguments(self, args, kwargs)
-        weights = [mixture.weights.get(label) for label in self.labels]
-        if any(w is None for w in weights):
+        found = [mixture.weights.get(label) for label in self.labels]
+        weights = [w for w in found if w is not None]
+        if len(weights) < len(found):  # a label the mixture does not weigh
             return self.forward_at(self.active_key(), *args, **kwargs)
         if mixture.mode == SOFT:
             return self.forward_soft(self.key_weights(weights), *args, **kwargs)
@@ -416,6 +417,8 @@ class MixedOperation(ArgumentChoice):
     weightless "shell" built on the meta device), so it computes exactly what the frozen
     module computes. Modules without weights (Dropout, pooling) keep one shell per set."""
 
+    _shells: dict[str, nn.Module]  # argument set -> its shell (in __dict__: not submodules)
+
     def __init__(self, module: nn.Module, kind: type, raw: tuple[tuple, dict], where: str):
         super().__init__(module, raw, where)
         self.kind = kind
@@ -455,8 +458,9 @@ class MixedOperation(ArgumentChoice):
             else:
                 holder._buffers[name] = torch.zeros(shape, dtype=dtype)
                 self._buffers_.append(name)
-        if hasattr(holder, "reset_parameters"):
-            holder.reset_parameters()
+        reset = getattr(holder, "reset_parameters", None)
+        if callable(reset):
+            reset()
         self._shapes = {key: {name: tuple(t.shape) for name, t in
                               itertools.chain(shell._parameters.items(), shell._buffers.items())
                               if t is not None}
@@ -550,7 +554,9 @@ class MixedOperation(ArgumentChoice):
         shell.training = self.training
         saved = {}
         for name, tensor in tensors.items():
-            store = shell._parameters if name in shell._parameters else shell._buffers
+            # a parameter's slot holds a plain tensor (this step's slice) while the shell runs
+            store: dict[str, Any] = shell._parameters if name in shell._parameters \
+                else shell._buffers
             saved[name], store[name] = store[name], tensor
         try:
             return shell(*args, **kwargs)

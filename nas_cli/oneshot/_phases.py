@@ -17,9 +17,9 @@ import dataclasses
 from typing import Any
 
 from nas_cli.oneshot._files import CHECKPOINT, SUPERNET_DIR, collapse_warning, read_progress
-from nas_cli.spec import LEARNED, strategy_params
-from nas_cli.strategy import arch_key
-from nas_cli.trials import INHERITED_PHASE, RETRAIN_PHASE, TrialState, rank
+from nas_cli.spec import LEARNED, SPOSParams, one_shot_params
+from nas_cli.strategy import Score, arch_key
+from nas_cli.trials import INHERITED_PHASE, RETRAIN_PHASE, ExperimentStatus, TrialState, rank
 
 SUPERNET_PHASE = "supernet"
 SUPERNET_JOB = -1  # the backend's number for phase 1's job (trials count from 0)
@@ -34,8 +34,11 @@ class _TopArchitectures:
     def propose(self) -> dict[str, Any] | None:
         return self.archs.pop(0) if self.archs else None
 
-    def tell(self, arch: dict[str, Any], score: float | None, state: TrialState) -> None:
+    def tell(self, arch: dict[str, Any], score: Score | None, state: TrialState) -> None:
         pass
+
+    def infeasible(self, arch: dict[str, Any], excess: float) -> None:
+        pass  # refused by the constraints: not retrained
 
 
 class OneShotPhases:
@@ -47,7 +50,7 @@ class OneShotPhases:
 
         self.run = run
         spec = run.spec
-        self.params = params = strategy_params(spec)
+        self.params = params = one_shot_params(spec)
         self.method = spec.strategy.name
         self.learned = self.method in LEARNED  # proposes from its learned distribution
         self.folder = run.path / SUPERNET_DIR
@@ -116,7 +119,7 @@ class OneShotPhases:
                 **({"lost_attempts": list(self.lost)} if self.lost else {}),
                 "history": progress.get("history", []),
             },
-            "search": {"strategy": params.search.name if not self.learned else None,
+            "search": {"strategy": params.search.name if isinstance(params, SPOSParams) else None,
                        "trials": params.search_trials,
                        "metric": "inherited: the sub-network on the supernet's weights, batch "
                                  f"norm recalibrated on {params.bn_recalibration_batches} "
@@ -131,7 +134,8 @@ class OneShotPhases:
         """What a learned distribution left: the derived architecture and the most probable,
         the penalty, and a warning when parameter-free operations dominate the derived one."""
         progress, params = self.progress, self.params
-        penalty = params.penalty.model_dump() if params.penalty is not None else None
+        penalty = getattr(params, "penalty", None)
+        penalty = penalty.model_dump() if penalty is not None else None
         info: dict[str, Any] = {"derived": progress.get("derived"), "top": self._top(),
                                 "penalty": penalty, "param_free": progress.get("param_free")}
         warning = collapse_warning(progress.get("param_free"))
@@ -163,7 +167,7 @@ class OneShotPhases:
         else:
             limit = self.params.search_trials
         run_trials(run, strategy, backend, store, of(INHERITED_PHASE), limit=limit)
-        if run.stop_requested or run.status == "failed":
+        if run.stop_requested or run.status is ExperimentStatus.FAILED:
             return
         searched = sum(1 for r in run.records.values()
                        if r.phase == INHERITED_PHASE and r.state.is_finished)
@@ -175,7 +179,7 @@ class OneShotPhases:
             run_trials(run, _TopArchitectures(retrain), backend, store, of(RETRAIN_PHASE),
                        limit=min(self.params.retrain_top, len(retrain) + self._retrained(run)
                                  + len(of(RETRAIN_PHASE))))
-            if run.stop_requested or run.status == "failed":
+            if run.stop_requested or run.status is ExperimentStatus.FAILED:
                 return
         retrained = self._retrained(run)
         if self.learned:
@@ -235,7 +239,7 @@ class OneShotPhases:
         limit = run.spec.max_experiment_duration
         while True:
             if run.stop_requested is None and stop_file(run).exists():
-                run.request_stop("stopped")
+                run.request_stop(ExperimentStatus.STOPPED)
             out_of_time = limit is not None and run.elapsed() >= limit
             if run.stop_requested or out_of_time:
                 backend.cancel(SUPERNET_JOB, TrialState.INTERRUPTED, "stopped")
@@ -268,7 +272,7 @@ class OneShotPhases:
                         save_results(run)
                         return True
                     done = self.progress.get("epochs_done", 0)
-                    run.status = "failed"
+                    run.status = ExperimentStatus.FAILED
                     run.stop_reason = (f"supernet training failed: {event.reason} (see "
                                        f"{self.folder / 'trial.log'})" + (
                                            f"; `nas resume {run.id}` continues after epoch {done}"

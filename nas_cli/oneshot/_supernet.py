@@ -44,7 +44,7 @@ from nas_cli.space import (
 )
 
 #: How each mutable kind becomes a mixed module (part 2 passes rules of its own).
-Rule = Callable[[nn.Module, str], nn.Module]
+Rule = Callable[[Any, str], nn.Module]  # gets a module of its key's kind
 SINGLE_PATH: dict[type, Rule] = {
     LayerChoice: lambda m, where: MixedLayer(m),
     InputChoice: lambda m, where: MixedInput(m),

@@ -19,7 +19,7 @@ import random
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -69,9 +69,13 @@ class _SupernetModule(TaskModule):
         if isinstance(method, Learned):
             self.dist = method.dist  # moves to the device with the module
 
+    def _optimizer(self) -> torch.optim.Optimizer:
+        # configure_optimizers gives one optimizer (Lightning's type allows a list)
+        return cast(torch.optim.Optimizer, self.optimizers(use_pl_optimizer=False))
+
     def on_train_start(self) -> None:
         if self._optimizer_state is not None:  # resumed: Adam's moments continue too
-            self.optimizers(use_pl_optimizer=False).load_state_dict(self._optimizer_state)
+            self._optimizer().load_state_dict(self._optimizer_state)
             self._optimizer_state = None
         if isinstance(self.method, Learned):
             self.method.on_device()
@@ -100,7 +104,7 @@ class _SupernetModule(TaskModule):
                 method.clear()
             method.weight_path()
             x, y = train
-            optimizer = self.optimizers(use_pl_optimizer=False)
+            optimizer = self._optimizer()
             loss = self._loss(self.model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -217,7 +221,7 @@ def train_supernet(
             _save(folder, {
                 "epoch": epoch, "seed": seed, "history": history,
                 "supernet": {k: v.detach().cpu() for k, v in supernet.state_dict().items()},
-                "optimizer": module.optimizers(use_pl_optimizer=False).state_dict(),
+                "optimizer": module._optimizer().state_dict(),
                 **({"method": _method_state(steps)} if isinstance(steps, Learned)
                    else steps.state_dict()),
                 "torch_rng": torch.get_rng_state(), "progress_extras": extras,

@@ -17,6 +17,8 @@ measure what each costs, and passes the path's output on.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +40,15 @@ class Mixture:
         self.mode = mode
         self.weights = weights
 
+    # A profiling mixture (`profiling` True: nas_cli.oneshot._cost.Profiler) measures every
+    # candidate instead; mixed modules hand it their run.
+    def profile(self, module: Any, label: str | None, chosen: int,
+                one: Callable[[int], Any]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not profile")
+
+    def profile_arguments(self, op: Any, args: tuple, kwargs: dict) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not profile")
+
 
 def combine(mixture: Mixture | None, label: str | None, chosen: int,
             one: Callable[[int], Any], every: Callable[[], list[Any]] | None = None,
@@ -47,7 +58,7 @@ def combine(mixture: Mixture | None, label: str | None, chosen: int,
     if mixture is not None and mixture.profiling:
         return mixture.profile(module, label, chosen, one)
     weights = None if mixture is None or label is None else mixture.weights.get(label)
-    if weights is None:
+    if mixture is None or label is None or weights is None:
         return one(chosen)
     if mixture.mode == SOFT:
         outputs = every() if every is not None else [one(i) for i in range(len(weights))]
@@ -104,6 +115,12 @@ def _flat(out: Any) -> list[torch.Tensor]:
     return [out]
 
 
+def _inner(grads: Sequence[torch.Tensor | None], outs: list[torch.Tensor]) -> torch.Tensor:
+    """The inner product of an output's gradients with a candidate's outputs."""
+    terms = [(g * o).sum() for g, o in zip(grads, outs) if g is not None]
+    return functools.reduce(operator.add, terms) if terms else torch.zeros(())
+
+
 def _rebuild(like: Any, flat: list[torch.Tensor]) -> Any:
     if isinstance(like, list | tuple):
         items = []
@@ -130,8 +147,7 @@ class _BinaryGates(torch.autograd.Function):
     def backward(ctx: Any, *grads: torch.Tensor) -> Any:
         with torch.no_grad():
             candidates = [_flat(o) for o in ctx.every()]
-        gate = torch.stack([sum((g * o).sum() for g, o in zip(grads, outs) if g is not None)
-                            for outs in candidates])
+        gate = torch.stack([_inner(grads, outs) for outs in candidates])
         ctx.every = None
         return (gate, None, *(None for _ in grads))
 

@@ -21,7 +21,7 @@ from nas_cli.durations import format_elapsed
 from nas_cli.errors import NasError
 from nas_cli.report._space import choice_names, read_space, value_key, value_text
 from nas_cli.store import STUDY, ExperimentInfo
-from nas_cli.trials import TrialState
+from nas_cli.trials import ExperimentStatus, TrialRecord, TrialState
 
 NEEDS = "nas report needs plotly: pip install 'nas-cli[report]'"
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -145,7 +145,7 @@ class _View:
                 if isinstance(created, int | float) else "?")
         live = (" The experiment is still running: run <code>nas report</code> again for "
                 "newer results, or watch it live with <code>nas view</code>."
-                if info.status == "running" else "")
+                if info.status is ExperimentStatus.RUNNING else "")
         return (
             f"<h1>{html.escape(info.name)}</h1>"
             f"<p class=\"sub\">experiment <code>{html.escape(info.id)}</code>, started {when}; "
@@ -160,7 +160,7 @@ class _View:
         import plotly.graph_objects as go
 
         xs = [r.number for r in self.complete]
-        ys = [r.metric for r in self.complete]
+        ys = [_metric(r) for r in self.complete]
         best, running = [], None
         for y in ys:
             better = running is None or (y > running if self.mode == "maximize" else y < running)
@@ -202,10 +202,10 @@ class _View:
         fig = go.Figure()
         if len(names) == 2:
             for name, rows, color in groups:
-                rows = sorted(rows, key=lambda r: r.values[0])
+                rows = sorted(rows, key=lambda r: _values(r)[0])
                 front = name == "Pareto front"
                 fig.add_scatter(
-                    x=[r.values[0] for r in rows], y=[r.values[1] for r in rows], name=name,
+                    x=[_values(r)[0] for r in rows], y=[_values(r)[1] for r in rows], name=name,
                     mode="lines+markers" if front else "markers", line_shape="hv",
                     marker={"size": 10 if front else 8, "color": color},
                     line={"color": color, "width": 1, "dash": "dot"},
@@ -215,7 +215,7 @@ class _View:
             return _figure(fig, "pareto", height=420)
         for name, rows, color in groups:
             fig.add_trace(go.Splom(
-                dimensions=[{"label": label, "values": [r.values[k] for r in rows]}
+                dimensions=[{"label": label, "values": [_values(r)[k] for r in rows]}
                             for k, label in enumerate(names)],
                 name=name, marker={"size": 7, "color": color}, diagonal_visible=False,
                 text=[f"trial {r.number}<br>{self.arch_text(r.arch)}" for r in rows],
@@ -234,7 +234,7 @@ class _View:
         import plotly.graph_objects as go
 
         modes = [o.mode for o in self.objectives]
-        points = [oriented(r.values, modes) for r in done]
+        points = [oriented(_values(r), modes) for r in done]
         low = [min(p[k] for p in points) for k in range(len(modes))]
         high = [max(p[k] for p in points) for k in range(len(modes))]
         unit = [tuple((v - lo) / (hi - lo) if hi > lo else 1.0 for v, lo, hi in zip(p, low, high))
@@ -387,11 +387,13 @@ class _View:
 
     def _range_axis(self, label: str) -> dict[str, Any]:
         log = bool(self.ranges[label].get("log"))
-        values = []
+        values: list[float | None] = []
         for record in self.complete:
             value = record.arch.get(label)
-            ok = isinstance(value, int | float) and (value > 0 or not log)
-            values.append((math.log10(value) if log else value) if ok else None)
+            if isinstance(value, int | float) and (value > 0 or not log):
+                values.append(math.log10(value) if log else value)
+            else:
+                values.append(None)
         return {"label": f"log10 {label}" if log else label, "values": values}
 
     def _observed(self, label: str) -> list[tuple[Any, str]]:
@@ -463,6 +465,16 @@ def _empty(text: str) -> str:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+def _metric(record: TrialRecord) -> float:
+    """A listed complete trial's metric (the page lists only those that have one)."""
+    return math.nan if record.metric is None else record.metric
+
+
+def _values(record: TrialRecord) -> list[float]:
+    """A listed complete trial's objective values (several objectives)."""
+    return record.values or []
 
 
 def _fmt(value: float | None) -> str:

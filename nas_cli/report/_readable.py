@@ -9,7 +9,7 @@ read as rows (name, objective, the choices of each decision, dates, the spec).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from optuna.distributions import CategoricalDistribution
@@ -79,7 +79,7 @@ class ReadableStorage(BaseStorage):
         return self._readable(self._inner.get_trial(trial_id))
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         trials = self._inner.get_all_trials(study_id, deepcopy=False, states=states)
         return [self._readable(t) for t in trials]
 

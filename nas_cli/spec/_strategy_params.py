@@ -209,6 +209,9 @@ class ProxylessParams(_LearnedParams):
                                                               "(Adam) learning rate")
 
 
+LearnedParams = _LearnedParams  # what every method that learns a distribution takes
+
+
 class ENASParams(_LearnedParams):
     """ENAS: a controller (one categorical distribution per decision) samples sub-networks;
     the shared weights train on the sampled paths, the controller by REINFORCE on the sampled
@@ -322,6 +325,14 @@ def canonical_strategy(name: Any) -> str:
 def strategy_params(spec: ExperimentSpec) -> BaseModel:
     """The spec's strategy parameters, defaults filled in: `EvolutionParams(population_size=20, ...)`."""
     return spec.strategy.params()
+
+
+def one_shot_params(spec: ExperimentSpec) -> SPOSParams | LearnedParams:
+    """A one-shot strategy's parameters (spos, or a method that learns a distribution)."""
+    params = strategy_params(spec)
+    if not isinstance(params, SPOSParams | _LearnedParams):
+        raise TypeError(f"strategy {spec.strategy.name!r} is not a one-shot strategy")
+    return params
 
 
 def proposing_strategy(spec: ExperimentSpec) -> tuple[str, int | None, bool, BaseModel]:

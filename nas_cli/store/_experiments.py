@@ -17,7 +17,7 @@ from pathlib import Path
 from nas_cli.errors import StoreError, UsageError
 from nas_cli.store._attrs import StudyMeta
 from nas_cli.store._results import RESULTS, Objective, Results, read_results
-from nas_cli.trials import TrialRecord
+from nas_cli.trials import ExperimentStatus, TrialRecord
 
 ENV_DIR = "NAS_EXPERIMENTS_DIR"
 SPEC = "spec.yaml"
@@ -52,7 +52,7 @@ class ExperimentInfo:
     id: str
     path: Path
     name: str
-    status: str  # results.json's, or "interrupted" when its driver died, or "unreadable"
+    status: ExperimentStatus  # results.json's; INTERRUPTED when its driver died; UNREADABLE
     _results: Results | None = field(default=None, repr=False)  # None: unreadable
 
     @property
@@ -79,9 +79,9 @@ class ExperimentInfo:
 
 def load_info(path: Path) -> ExperimentInfo:
     results = read_results(path)
-    status = results.status
-    if status == "running" and not driver_alive(path):
-        status = "interrupted"
+    status = ExperimentStatus.read(results.status)
+    if status is ExperimentStatus.RUNNING and not driver_alive(path):
+        status = ExperimentStatus.INTERRUPTED
     return ExperimentInfo(path.name, path, results.name, status, results)
 
 
@@ -96,7 +96,8 @@ def list_experiments(root: Path) -> list[ExperimentInfo]:
             try:
                 infos.append(load_info(child))
             except StoreError:
-                infos.append(ExperimentInfo(child.name, child, child.name, "unreadable"))
+                infos.append(ExperimentInfo(child.name, child, child.name,
+                                            ExperimentStatus.UNREADABLE))
     return sorted(infos, key=lambda i: (i.created or _mtime(i.path), i.id))
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from nas_cli._files import atomic_write_text
 from nas_cli.errors import StoreError
 from nas_cli.store._attrs import what_is_wrong
-from nas_cli.trials import INHERITED_PHASE, TrialRecord, TrialState, rank
+from nas_cli.trials import INHERITED_PHASE, ExperimentStatus, TrialRecord, TrialState, rank
 
 RESULTS = "results.json"
 
@@ -207,7 +207,7 @@ def write_results(path: Path, results: Results, records: Sequence[TrialRecord]) 
         results.pareto_front = sorted(on_front)
     # Derived from study.db, rewritten often: atomic, but not synced to disk every time.
     atomic_write_text(path / RESULTS, results.model_dump_json(exclude_unset=True) + "\n",
-                      durable=results.status != "running")
+                      durable=results.status != ExperimentStatus.RUNNING)
 
 
 def pareto_numbers(records: Sequence[TrialRecord], objectives: Sequence[Objective]) -> list[int]:
@@ -215,8 +215,9 @@ def pareto_numbers(records: Sequence[TrialRecord], objectives: Sequence[Objectiv
     from nas_cli.pareto import front, oriented
 
     modes = [o.mode for o in objectives]
-    done = [r for r in records if r.state is TrialState.COMPLETE and r.values is not None]
-    return [done[i].number for i in front([oriented(r.values, modes) for r in done])]
+    done = [(r.number, r.values) for r in records
+            if r.state is TrialState.COMPLETE and r.values is not None]
+    return [done[i][0] for i in front([oriented(values, modes) for _, values in done])]
 
 
 def read_results(path: Path) -> Results:

@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nas_cli.errors import StoreError
 from nas_cli.store._attrs import TRIAL_ATTR, StudyMeta, TrialDetails, what_is_wrong
@@ -30,7 +30,7 @@ from nas_cli.store._schema import check_schema
 from nas_cli.trials import TrialRecord, TrialState
 
 _OPTUNA_STATE = {
-    TrialState.WAITING: "WAITING", TrialState.RUNNING: "RUNNING",
+    TrialState.RUNNING: "RUNNING",
     TrialState.COMPLETE: "COMPLETE", TrialState.PRUNED: "PRUNED",
     TrialState.FAILED: "FAIL", TrialState.INTERRUPTED: "FAIL",
 }
@@ -83,11 +83,23 @@ def _number(value: float | None, kind: str | None) -> float | None:
     return value if special is None else special
 
 
-def _directions(direction: str | Sequence[str] | None) -> list[str]:
+def _stored(value: float | None, kind: str | None) -> float:
+    """The value of a row that always has one (an objective's, an intermediate one)."""
+    number = _number(value, kind)
+    return math.nan if number is None else number
+
+
+def _directions(direction: str | Sequence[str] | None) -> list[Literal["minimize", "maximize"]]:
     """One direction per objective, as Optuna spells them."""
     if direction is None or isinstance(direction, str):
         direction = [direction or "minimize"]
-    return [d.lower() for d in direction]
+    return ["maximize" if d.lower() == "maximize" else _minimize(d) for d in direction]
+
+
+def _minimize(direction: str) -> Literal["minimize"]:
+    if direction.lower() != "minimize":
+        raise StoreError(f"unknown direction {direction!r}: minimize or maximize")
+    return "minimize"
 
 
 def _new_file(path: Path, study_name: str, direction: str | Sequence[str] | None) -> bool:
@@ -126,8 +138,8 @@ def _optuna_errors(path: Path):
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/optuna raise many kinds
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        detail = detail[0] if detail else type(exc).__name__
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        detail = lines[0] if lines else type(exc).__name__
         raise StoreError(
             f"{path} is not a readable trial store ({detail}); "
             "start a new experiment or restore the file"
@@ -394,13 +406,13 @@ class TrialStore:
 
     def finish(self, record: TrialRecord) -> None:
         """Write a trial's final state, metric and details."""
-        complete = record.state is TrialState.COMPLETE and record.metric is not None
+        metric = record.metric
+        values: list[float] | None = None
+        if record.state is TrialState.COMPLETE and metric is not None:  # one per objective
+            values = [float(v) for v in (record.values or [metric])]
         state = _OPTUNA_STATE[record.state]
-        if state == "COMPLETE" and not complete:  # Optuna needs a value for COMPLETE
+        if state == "COMPLETE" and values is None:  # Optuna needs a value for COMPLETE
             state = "FAIL"
-        values = None
-        if complete:  # one value per objective
-            values = [float(v) for v in (record.values or [record.metric])]
         with self._errors():
             self._writer.finish(self._trial_ids[record.number], state, values,
                                 TrialDetails.of(record))
@@ -423,13 +435,13 @@ class TrialStore:
                 "SELECT v.trial_id, v.objective, v.value, v.value_type FROM trial_values v "
                 "JOIN trials t ON t.trial_id = v.trial_id WHERE t.study_id = ? "
                 "ORDER BY v.trial_id, v.objective", (self.study_id,)):
-            values.setdefault(trial_id, []).append(_number(value, kind))
+            values.setdefault(trial_id, []).append(_stored(value, kind))
         intermediate: dict[int, list[tuple[int, float]]] = {}
         for trial_id, step, value, kind in read(
                 "SELECT i.trial_id, i.step, i.intermediate_value, i.intermediate_value_type FROM "
                 "trial_intermediate_values i JOIN trials t ON t.trial_id = i.trial_id WHERE "
                 "t.study_id = ? ORDER BY i.step", (self.study_id,)):
-            intermediate.setdefault(trial_id, []).append((step, _number(value, kind)))
+            intermediate.setdefault(trial_id, []).append((step, _stored(value, kind)))
         out = []
         for trial_id, number, optuna_state, start, value, kind in trials:
             detail = details.get(trial_id) or TrialDetails(arch={})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nas_cli.strategy._base import Strategy, arch_key
+from nas_cli.strategy._base import Proposer, Score, Strategy, arch_key
 from nas_cli.strategy._evolution import EvolutionStrategy
 from nas_cli.strategy._grid import GridStrategy
 from nas_cli.strategy._nsga2 import NSGA2Strategy
@@ -29,8 +29,8 @@ from nas_cli.strategy._tpe import TPEStrategy
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     RandomStrategy, GridStrategy, EvolutionStrategy, TPEStrategy, RLStrategy, NSGA2Strategy)}
 
-__all__ = ["STRATEGIES", "EvolutionStrategy", "GridStrategy", "NSGA2Strategy", "RLStrategy",
-           "RandomStrategy", "Strategy", "TPEStrategy", "arch_key", "create"]
+__all__ = ["STRATEGIES", "EvolutionStrategy", "GridStrategy", "NSGA2Strategy", "Proposer",
+           "RLStrategy", "RandomStrategy", "Score", "Strategy", "TPEStrategy", "arch_key", "create"]
 
 
 def create(name: str, space: Any, *, seed: int | None, dedup: bool, params: Any = None,

@@ -12,7 +12,7 @@ import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from nas_cli.errors import SpecError
 from nas_cli.space import SearchSpace
@@ -21,6 +21,15 @@ from nas_cli.trials import TrialState
 _WALK_BELOW = 1_000_000
 
 Score = float | tuple[float, ...]
+
+
+class Proposer(Protocol):
+    """What the engine's loop asks of whatever proposes its trials (a Strategy, or a one-shot
+    phase's fixed list): the next architecture (None: no more), and what became of each."""
+
+    def propose(self) -> dict[str, Any] | None: ...
+    def tell(self, arch: dict[str, Any], score: Score | None, state: TrialState) -> None: ...
+    def infeasible(self, arch: dict[str, Any], excess: float) -> None: ...
 
 
 def arch_key(arch: dict[str, Any]) -> str:
