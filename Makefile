@@ -10,8 +10,9 @@ install:  ## install nas-cli and its test tools (CPU torch, pinned by constraint
 test:  ## the whole test suite (< 10 min on 2 cores)
 	$(PYTHON) -m pytest -q
 
-lint:
+lint:  ## ruff on the code, mypy on the package (its settings: setup.cfg [mypy])
 	$(PYTHON) -m ruff check nas_cli tests bench search_spaces
+	$(PYTHON) -m mypy
 
 docs:  ## the documentation site (docs/) into site/, strict: broken links and references fail
 	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
