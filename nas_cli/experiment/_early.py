@@ -7,7 +7,10 @@ objective's metric, the one early stopping watches).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas_cli.store import TrialStore
 
 
 def make_pruner(kind: str, params: Any) -> Any:
@@ -28,7 +31,7 @@ class EarlyStopping:
     With several objectives it prunes on the first one (the intermediate results are that
     metric): Optuna's pruners see the study as if it had that objective only."""
 
-    def __init__(self, kind: str, params: Any, store: Any):
+    def __init__(self, kind: str, params: Any, store: TrialStore):
         self.pruner = make_pruner(kind, params)
         self.store = store
         self.study = store.study  # Optuna's view, opened before the run, not at a first report
