@@ -2,7 +2,8 @@
 procedurally generated signals of `bench.data.signals`) trained stand-alone, 3 seeds averaged,
 in `bench/data/signal_table.json`.
 
-Run: python -m bench.bench_oneshot [--seeds N] [--ablations]. `main()` returns the rows.
+Run: python -m bench.bench_oneshot [--seeds N] [--ablations | --methods [--paper-arch-lr]].
+`main()` returns the rows.
 Rebuild the table (about 20-40 minutes of one CPU thread): python -m bench.bench_oneshot --build-table
 
 Per seed, in this process and on one thread: a supernet of the unchanged `SignalNet` is
@@ -24,6 +25,24 @@ Paths are drawn uniformly over architectures (`path_sampling: per_architecture`)
 the architectures are 3 blocks deep, and per-decision sampling (SPOS's default) trains the
 third block a third of the time. `--ablations` also prints, on 3 seeds, tau without batch-norm
 recalibration, with per-decision sampling, and after fewer supernet epochs.
+
+`--methods` (the methods that learn a distribution: darts, gumbel_darts, proxyless, enas)
+instead compares, over `--seeds` seeds (default 5), each method's derived architecture (its
+stand-alone accuracy from the table, as if retrained) with SPOS and with random search at
+equal compute. Compute is CPU seconds of this process on one thread (`time.process_time`, less
+sensitive than wall time to what else the machine runs), in units of one stand-alone
+training: each method gets SPOS's mean total cost (supernet, scoring, 3 retrainings) minus the
+one retraining of its derived architecture, as supernet epochs (their number from timed runs
+of 1 and 3 epochs); the cost it actually spent is measured and printed, and random search is
+given that cost. `gumbel_darts` runs as GDAS (`hard: true`, the default: one sampled path)
+and as SNAS (`gumbel soft`: `hard: false`, every candidate weighted, NNI's default). The
+architecture learning rate is 1e-2 for every method (`--paper-arch-lr`:
+each method's default instead, the papers' 3e-4..1e-3); the first third of the epochs are
+warm-up (weights only) except for DARTS. ProxylessNAS cannot search ValueChoice arguments, so
+it runs on the sub-space of width 16 and conv kernel 3 (`SignalNet(widths=(16,),
+kernels=(3,))`, 39 architectures) and its random search draws from that sub-space too. Then
+DARTS with a parameter penalty of increasing weight: the accuracy and size of what it derives,
+next to the table's best accuracy among architectures no larger.
 """
 
 from __future__ import annotations
@@ -58,6 +77,21 @@ RECALIBRATION_BATCHES = 10
 FAIR = False  # paths uniform over architectures: see the ablation of per-decision sampling
 SEEDS = 10
 RANDOM_SEEDS = 200
+
+# The methods that learn a distribution (`--methods`).
+METHODS = {  # row: (strategy, its keys)
+    "darts": ("darts", {}),
+    "gumbel_darts": ("gumbel_darts", {}),  # hard: true (GDAS), the default
+    "gumbel soft": ("gumbel_darts", {"hard": False}),  # SNAS, NNI's GumbelDARTS
+    "proxyless": ("proxyless", {}),
+    "enas": ("enas", {}),
+}
+METHOD_SEEDS = 5
+ARCH_LEARNING_RATE = 1e-2  # --paper-arch-lr: each method's default (3e-4 .. 1e-3)
+WARMUP_SHARE = {"darts": 0.0, "gumbel_darts": 1 / 3, "proxyless": 1 / 3, "enas": 1 / 3}
+SUB_SPACE = {"widths": (16,), "kernels": (3,)}  # the space without ValueChoice arguments
+PENALTY_WEIGHTS = (0.01, 0.03, 0.1, 0.3)
+PENALTY_SEEDS = 3
 CALIBRATION = 6  # stand-alone trainings timed to price one
 ALPHA = 0.05
 
@@ -220,21 +254,207 @@ def one_shot(seed: int, space: Any, table: dict[str, Any], unit_s: float, *,
     return out
 
 
-def random_search(seed: int, table: dict[str, Any], budget: float) -> float:
+def random_search(seed: int, table: dict[str, Any], budget: float,
+                  keys: list[str] | None = None) -> float:
     """Regret of random multi-trial search (no repeats) with `budget` stand-alone trainings:
-    it keeps the architecture whose training (seed 0) scored best."""
-    order = sorted(table)
+    it keeps the architecture whose training (seed 0) scored best. `keys`: search only these
+    architectures (the regret is still against the whole table's optimum)."""
+    order = sorted(keys if keys is not None else table)
     random.Random(seed).shuffle(order)
     tried = order[: max(1, int(budget))]
     picked = max(tried, key=lambda k: table[k]["seeds"][0])
     return max(row["val_acc"] for row in table.values()) - table[picked]["val_acc"]
 
 
+# --- the methods that learn a distribution --------------------------------------------------
+
+
+def _table_key(arch: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    """The table's key of an architecture of `SignalNet(**kwargs)` (a sub-space's architecture
+    gets the sub-space's fixed width and kernel)."""
+    from bench.data.signal_space import SignalNet
+    from nas_cli import search_space
+    from nas_cli.strategy import arch_key
+
+    full = dict(arch)
+    if "widths" in kwargs:
+        full["width"] = kwargs["widths"][0]
+        full.update({f"kernel{b}": kwargs["kernels"][0] for b in range(3)
+                     if arch.get(f"op{b}") == "conv"})
+    return arch_key(search_space(SignalNet).validate(full))
+
+
+def _params_of(key: str) -> int:
+    from bench.data.signal_space import SignalNet
+    from nas_cli import freeze
+
+    return sum(p.numel() for p in freeze(SignalNet, json.loads(key)).parameters())
+
+
+def _run_learned(method: str, seed: int, epochs: int, folder: str,
+                 penalty: dict[str, Any] | None = None,
+                 arch_lr: float | None = ARCH_LEARNING_RATE) -> tuple[dict[str, Any], float]:
+    """Phase 1 of `method` (a row of METHODS) for `epochs` epochs: its progress.json and its
+    CPU seconds. `arch_lr` None: the method's default architecture learning rate."""
+    from bench.data.signal_space import SignalNet
+    from nas_cli.oneshot import Supernet
+    from nas_cli.oneshot._train import train_supernet
+    from nas_cli.spec import STRATEGY_PARAMS
+
+    rate = {"arch_learning_rate": arch_lr} if arch_lr is not None else {}
+    strategy, keys = METHODS[method]
+    params = STRATEGY_PARAMS[strategy](
+        **rate, **keys, search_trials=1, penalty=penalty,
+        warmup_epochs=int(epochs * WARMUP_SHARE[strategy]))
+    kwargs = SUB_SPACE if strategy == "proxyless" else {}
+    started = time.process_time()
+    train_supernet(Supernet(SignalNet, kwargs, seed=seed), _config(), epochs=epochs,
+                   folder=Path(folder), seed=seed, method=strategy, params=params,
+                   recalibration_batches=RECALIBRATION_BATCHES, base_dir=REPO)
+    spent = time.process_time() - started
+    return json.loads((Path(folder) / "progress.json").read_text()), spent
+
+
+def epochs_within(method: str, budget_s: float,
+                  arch_lr: float | None = ARCH_LEARNING_RATE) -> int:
+    """The supernet epochs of `method` that fit `budget_s` CPU seconds: runs of 1 and 3 epochs
+    (seed 0, thrown away) give the fixed cost (cost tables, exactness check, Lightning) and
+    the cost of one epoch (weight and architecture steps, the derived path's validation)."""
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as three:
+        t1 = _run_learned(method, 0, 1, one, arch_lr=arch_lr)[1]
+        t3 = _run_learned(method, 0, 3, three, arch_lr=arch_lr)[1]
+    per_epoch = max((t3 - t1) / 2, t1 / 3)
+    fixed = max(t1 - per_epoch, 0.0)
+    return max(2, round((budget_s - fixed) / per_epoch))
+
+
+def learned(method: str, seed: int, table: dict[str, Any], epochs: int, unit_s: float, *,
+            penalty: dict[str, Any] | None = None,
+            arch_lr: float | None = ARCH_LEARNING_RATE) -> dict[str, Any]:
+    """One run of `method` (`epochs` supernet epochs), then its derived architecture: table
+    accuracy, regret, parameters, the run's cost in stand-alone trainings (the supernet's CPU
+    seconds measured here, plus one training: retraining the derived architecture)."""
+    kwargs = SUB_SPACE if method == "proxyless" else {}
+    with tempfile.TemporaryDirectory() as folder:
+        progress, train_s = _run_learned(method, seed, epochs, folder, penalty, arch_lr)
+    key = _table_key(progress["derived"], kwargs)
+    optimum = max(row["val_acc"] for row in table.values())
+    last = progress["arch_weights"][-1]["probs"]
+    return {"epochs": epochs, "arch": key, "accuracy": table[key]["val_acc"],
+            "regret": optimum - table[key]["val_acc"], "params": _params_of(key),
+            "cost": train_s / unit_s + 1, "train_s": train_s,
+            "collapse": (progress.get("param_free") or {}).get("count", 0),
+            "unmoved": [label for label, probs in last.items()  # still uniform at the end
+                        if max(probs) - min(probs) < 0.01]}
+
+
+def _spread(values: list[float]) -> str:
+    return (f"{statistics.fmean(values):.4f} +- "
+            f"{statistics.stdev(values) if len(values) > 1 else 0.0:.4f}")
+
+
+def compare_methods(seeds: int, space: Any, table: dict[str, Any], unit_s: float, *,
+                    arch_lr: float | None = ARCH_LEARNING_RATE,
+                    penalties: bool = True) -> list[tuple[str, float, str]]:
+    """Each learned method against SPOS and random search at equal compute, then DARTS's
+    accuracy/size trade-off under a parameter penalty (see the module docstring)."""
+    from scipy.stats import mannwhitneyu
+
+    main_key = (SUPERNET_EPOCHS, RECALIBRATION_BATCHES)
+    spos = []
+    for seed in range(seeds):
+        spos.append(one_shot(seed, space, table, unit_s, epochs=(SUPERNET_EPOCHS,))[main_key])
+        print(f"  spos seed {seed}: regret {spos[-1]['regret']:.4f}, cost "
+              f"{spos[-1]['cost']:.1f} trainings", flush=True)
+    spos_cost = statistics.fmean(r["cost"] for r in spos)
+    budget_s = (spos_cost - 1) * unit_s  # the learned methods retrain one architecture
+    spos_regrets = [r["regret"] for r in spos]
+    optimum = max(row["val_acc"] for row in table.values())
+    sub_keys = [k for k in table if json.loads(k).get("width") == SUB_SPACE["widths"][0]
+                and all(v == SUB_SPACE["kernels"][0] for label, v in json.loads(k).items()
+                        if label.startswith("kernel"))]
+    results: dict[str, list[dict[str, Any]]] = {}
+    epochs_of: dict[str, int] = {}
+    for method in METHODS:
+        epochs = epochs_of[method] = epochs_within(method, budget_s, arch_lr)
+        results[method] = []
+        for seed in range(seeds):
+            run = learned(method, seed, table, epochs, unit_s, arch_lr=arch_lr)
+            results[method].append(run)
+            print(f"  {method} seed {seed}: {epochs} epochs, val_acc {run['accuracy']:.4f}, "
+                  f"params {run['params']}, cost {run['cost']:.1f} trainings, derived "
+                  f"{run['arch']}; labels still uniform: {', '.join(run['unmoved']) or '-'}",
+                  flush=True)
+    print(f"\nper method, {seeds} seeds (mean +- std); equal compute = SPOS's mean total cost, "
+          f"{spos_cost:.1f} stand-alone trainings of {unit_s:.2f} CPU s; random search gets each "
+          f"row's own mean cost ({RANDOM_SEEDS} seeds); U tests on the regrets")
+    print("method        epochs  cost  stand-alone val_acc  regret            random regret"
+          "  p(<random)  p(!=spos)  params  param-free ops")
+    rows: list[tuple[str, float, str]] = []
+    spos_random = [random_search(1000 + s, table, spos_cost) for s in range(RANDOM_SEEDS)]
+    spos_acc = [optimum - r for r in spos_regrets]
+    print(f"{'spos':13s} {SUPERNET_EPOCHS:6d} {spos_cost:5.1f}  {_spread(spos_acc)}   "
+          f"{_spread(spos_regrets)}  {statistics.fmean(spos_random):.4f}         "
+          f"{mannwhitneyu(spos_regrets, spos_random, alternative='less').pvalue:.3f}       "
+          "-          -       -")
+    for method, runs in results.items():
+        regrets = [r["regret"] for r in runs]
+        cost = statistics.fmean(r["cost"] for r in runs)
+        keys = sub_keys if method == "proxyless" else None
+        random_regrets = [random_search(1000 + s, table, cost, keys) for s in range(RANDOM_SEEDS)]
+        p_random = mannwhitneyu(regrets, random_regrets, alternative="less").pvalue
+        p_spos = mannwhitneyu(regrets, spos_regrets, alternative="two-sided").pvalue
+        print(f"{method:13s} {runs[0]['epochs']:6d} {cost:5.1f}  "
+              f"{_spread([r['accuracy'] for r in runs])}   {_spread(regrets)}  "
+              f"{statistics.fmean(random_regrets):.4f}         {p_random:.3f}       "
+              f"{p_spos:.3f}  {statistics.fmean(r['params'] for r in runs):6.0f}  "
+              f"{statistics.fmean(r['collapse'] for r in runs):.1f}", flush=True)
+        rows += [(f"{method} derived val_acc (mean over seeds)",
+                  statistics.fmean(r["accuracy"] for r in runs), ""),
+                 (f"{method} regret vs random at equal compute, p (one-sided U)", p_random, "")]
+    sub_optimum = max(table[k]["val_acc"] for k in sub_keys)
+    print(f"(proxyless searches the {len(sub_keys)} architectures of width 16 and kernel 3, whose "
+          f"best is {sub_optimum:.3f}, {optimum - sub_optimum:.3f} below the table's optimum; its "
+          "random search draws from them too)")
+    if not penalties:
+        return rows
+    sizes = {k: _params_of(k) for k in table}
+
+    def best_within(size: int) -> float:
+        return max(table[k]["val_acc"] for k in table if sizes[k] <= size)
+
+    def trade_off(runs: list[dict[str, Any]]) -> str:
+        return (f"val_acc {_spread([r['accuracy'] for r in runs])}, params "
+                f"{statistics.fmean(r['params'] for r in runs):6.0f} "
+                f"({', '.join(str(r['params']) for r in runs)}); the table's best within each "
+                f"run's size {statistics.fmean(best_within(r['params']) for r in runs):.4f}")
+
+    print(f"\nDARTS with a params penalty ({PENALTY_SEEDS} seeds each, {epochs_of['darts']} "
+          "epochs as above, weight * expected params / the uniform distribution's):")
+    print(f"    no penalty:   {trade_off(results['darts'][:PENALTY_SEEDS])}")
+    for weight in PENALTY_WEIGHTS:
+        runs = [learned("darts", seed, table, epochs_of["darts"], unit_s,
+                        penalty={"metric": "params", "weight": weight})
+                for seed in range(PENALTY_SEEDS)]
+        print(f"    weight {weight:<5}: {trade_off(runs)}", flush=True)
+        rows.append((f"darts penalty {weight}: derived val_acc (at "
+                     f"{statistics.fmean(r['params'] for r in runs):.0f} params)",
+                     statistics.fmean(r["accuracy"] for r in runs), ""))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_oneshot", description=__doc__)
     parser.add_argument("--build-table", action="store_true",
                         help="train every architecture and write bench/data/signal_table.json")
-    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--seeds", type=int, default=None,
+                        help=f"seeds ({SEEDS}; with --methods {METHOD_SEEDS})")
+    parser.add_argument("--methods", action="store_true",
+                        help="compare darts, gumbel_darts, proxyless and enas with SPOS and "
+                             "random search (5 seeds unless --seeds), and DARTS's penalty")
+    parser.add_argument("--paper-arch-lr", action="store_true",
+                        help="with --methods: each method's default arch_learning_rate (the "
+                             f"paper's) instead of {ARCH_LEARNING_RATE}, no penalty runs")
     parser.add_argument("--ablations", action="store_true",
                         help="also: no BN recalibration, uniform-architecture sampling, "
                              "fewer supernet epochs (3 seeds)")
@@ -259,6 +479,14 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
     print(f"one-shot benchmark: {space.size} architectures, stand-alone val_acc "
           f"{values[-1]:.3f}..{values[0]:.3f} (median {statistics.median(values):.3f}); one "
           f"stand-alone training = {unit_s:.2f} CPU s here")
+    if args.methods:
+        arch_lr = None if args.paper_arch_lr else ARCH_LEARNING_RATE
+        print(f"architecture learning rate: {arch_lr or 'each method default (the paper)'}")
+        rows = compare_methods(args.seeds or METHOD_SEEDS, space, table, unit_s,
+                               arch_lr=arch_lr, penalties=not args.paper_arch_lr)
+        print(f"total {time.perf_counter() - started:.0f} s")
+        return rows
+    args.seeds = args.seeds or SEEDS
     main_key = (SUPERNET_EPOCHS, RECALIBRATION_BATCHES)
     runs = []
     for seed in range(args.seeds):

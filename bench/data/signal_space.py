@@ -13,6 +13,8 @@ the supernet slices convolutions, batch norms and the classifier).
 | `kernel{b}`| value  | 3, 5 (the conv's kernel)                            | `op{b}` is conv |
 
 Each block has 4 settings, so the space has 3 * (4 + 4**2 + 4**3) = 252 architectures.
+`SignalNet(widths=(16,), kernels=(3,))` fixes the width and the conv kernel (plain arguments,
+no ValueChoice: the sub-space ProxylessNAS can search, 39 of the table's architectures).
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from nas_cli import model_wrapper
 
 @model_wrapper
 class SignalNet(nn.Module):
-    def __init__(self, classes: int = 4):
+    def __init__(self, classes: int = 4, widths: tuple[int, ...] = (8, 16, 24),
+                 kernels: tuple[int, ...] = (3, 5)):
         super().__init__()
-        width = nn.ValueChoice([8, 16, 24], label="width")
+        width = nn.ValueChoice(list(widths), label="width") if len(widths) > 1 else widths[0]
         self.stem = nn.Sequential(nn.Conv1d(1, width, 3, padding=1), nn.BatchNorm1d(width),
                                   nn.ReLU())
 
         def block(b: int) -> nn.Module:
-            kernel = nn.ValueChoice([3, 5], label=f"kernel{b}")
+            kernel = (nn.ValueChoice(list(kernels), label=f"kernel{b}") if len(kernels) > 1
+                      else kernels[0])
             return nn.Sequential(
                 nn.LayerChoice({
                     "conv": nn.Conv1d(width, width, kernel, padding=kernel // 2),
