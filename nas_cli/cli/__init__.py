@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if argv is None:  # the console script: skip torch's and optuna's slow interpreter teardown
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C now could only break it
         sys.stdout.flush()
         sys.stderr.flush()
         if "multiprocessing" in sys.modules:  # release queues and semaphores as exit would

@@ -73,6 +73,7 @@ class Run:
     created: float = field(default_factory=time.time)
     elapsed_before: float = 0.0
     space_size: int = 0
+    looping: bool = False               # trials run: a stop request ends the loop soon
     closing: bool = False               # cleanup started: signals no longer interrupt it
     created_root: bool = False          # the experiments folder was made for this run
     # interrupted trial -> the trial that reran it (None: claimed, the driver died before it ran)
@@ -369,6 +370,7 @@ def _execute(run: Run, resume: bool) -> Run:
     if run.virtual and spec.max_experiment_duration:  # the clock stops at the time limit
         backend.horizon = spec.max_experiment_duration - run.elapsed_before
     run.status, run.started = ExperimentStatus.RUNNING, run.clock()
+    run.looping = True
     save_results(run)
     run.listener.started(run)
     failure: BaseException | None = None

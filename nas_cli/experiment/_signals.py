@@ -19,8 +19,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 @contextlib.contextmanager
 def stop_on_signals(run: Run) -> Iterator[None]:
     """While the block runs, the first Ctrl-C or SIGTERM asks the experiment to stop cleanly
-    (running trials end interrupted, `nas resume` reruns them) and a second one stops it at
-    once; while it closes, signals wait. The handlers in place before come back afterwards.
+    (running trials end interrupted, `nas resume` reruns them). Once trials run, further ones
+    wait for that stop (the loop sees it within a poll; an exception raised at a random place
+    could break the cleanup or land in a finalizer); before that (the space is still being
+    built) a second one stops at once. The handlers in place before come back afterwards.
     Signals reach only the main thread: elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -30,7 +32,9 @@ def stop_on_signals(run: Run) -> Iterator[None]:
         if run.closing:  # already cleaning up: interrupting that would leave a mess
             return
         if run.stop_requested:
-            raise KeyboardInterrupt
+            if not run.looping:  # still preparing (building the space): stop now
+                raise KeyboardInterrupt
+            return
         run.request_stop(ExperimentStatus.INTERRUPTED)
         run.listener.stopping(run)
 

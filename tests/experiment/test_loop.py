@@ -165,9 +165,11 @@ def test_resuming_a_finished_experiment_runs_nothing_more(tmp_path):
     assert results(resumed)["trials"] == before
 
 
-def test_a_python_caller_gets_the_clis_ctrl_c_and_its_handlers_back(tmp_path):
+@pytest.mark.parametrize("presses", [1, 3])
+def test_a_python_caller_gets_the_clis_ctrl_c_and_its_handlers_back(tmp_path, presses):
     """A real SIGINT during `execute` from Python: the run stops cleanly (not a traceback),
-    the listener hears it once, and the caller's own handler is in place afterwards."""
+    the listener hears it once (pressed again while trials run, Ctrl-C waits for that clean
+    stop), and the caller's own handler is in place afterwards."""
     import os
     import signal
 
@@ -180,7 +182,12 @@ def test_a_python_caller_gets_the_clis_ctrl_c_and_its_handlers_back(tmp_path):
     def mine(signum, frame):  # the caller's handler, before and after
         raise AssertionError("the caller's handler ran during the experiment")
 
-    listener = Interrupting(on_finished=lambda run, n: n == 1 and os.kill(os.getpid(), signal.SIGINT))
+    def press(run: Run, n: int) -> None:
+        if n == 1:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    listener = Interrupting(on_finished=press)
     run = new_run(tmp_path, InlineBackend(1), listener, max_trial_number=5)
     previous = signal.signal(signal.SIGINT, mine)
     try:
