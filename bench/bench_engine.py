@@ -106,10 +106,10 @@ def _timed_run(spec_path: Path, root: Path, profile: Path | None = None):
 
     class Clock(Listener):
         def __init__(self) -> None:
-            self.finished: list[float] = []
+            self.times: list[float] = []  # not `finished`: that is a Listener method
 
         def trial_finished(self, run, record) -> None:
-            self.finished.append(time.perf_counter())
+            self.times.append(time.perf_counter())
 
     clock = Clock()
     run = create_experiment(load_spec(spec_path), root, clock)
@@ -121,7 +121,7 @@ def _timed_run(spec_path: Path, root: Path, profile: Path | None = None):
                         filename=str(profile))
     else:
         execute(run)
-    return run, clock.finished, started
+    return run, clock.times, started
 
 
 def overhead_per_trial(folder: Path, profile: Path | None = None) -> dict[str, float]:
