@@ -335,6 +335,7 @@ class LocalBackend(Backend):
             return
         pool, self._pool = self._pool, None
         self._closed.set()
+        self._post(["closed", -1])  # the pump waits on its inbox: wake it now, not in 0.2 s
         with self._lock:
             pids = set(_worker_pids(pool)) | set(self._pids.values())
         pool.stop()
