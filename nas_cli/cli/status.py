@@ -45,6 +45,9 @@ def status(
         print_table(_best_table(summary))
     for failure in summary["failures"]:
         out.print(f"trial {failure['trial']} failed: {failure['error']}", markup=False, style="red")
+    for trial in summary["retried"]:
+        out.print(f"trial {trial['trial']} ran {trial['attempts']} times ({trial['status']}); "
+                  f"lost before: {'; '.join(str(e) for e in trial['lost'])}", markup=False)
 
 
 def _list_experiments(root: Path, as_json: bool) -> None:

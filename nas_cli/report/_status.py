@@ -32,6 +32,10 @@ def status_json(info: ExperimentInfo, top: int = 5) -> dict[str, Any]:
         **({"oneshot": _oneshot(results.oneshot, records)} if results.oneshot else {}),
         "failures": [{"trial": r.number, "error": r.error} for r in records
                      if r.state is TrialState.FAILED][:top],
+        # trials run again after their worker or node was lost (max_trial_retries)
+        "retried": [{"trial": r.number, "status": r.state.value, "attempts": len(r.attempts) + 1,
+                     "lost": [a.get("error") for a in r.attempts]}
+                    for r in records if r.attempts][:top],
         **_front(info, top),
     }
 

@@ -4,9 +4,10 @@ fails "out of memory" with its peak, and the experiment goes on."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from helpers.cli import Ran, run_new
+from helpers.cli import Ran, invoke, run_new
 from reliability_support import fault_spec
 
 from nas_cli import store as st
@@ -38,6 +39,13 @@ def test_a_killed_worker_is_retried_and_a_trial_over_its_memory_fails(tmp_path: 
     assert grown["error"].endswith(" GiB; max_trial_memory is 1.0 GiB)")
     assert 0 < grown["peak_memory"] <= 1 << 30
     assert trials["ok"]["status"] == "complete" and trials["ok"]["peak_memory"] > 0
+
+    status = invoke("status", ran.id)[1]  # nas status says it too
+    assert f"trial {retried['trial']} ran 2 times (complete); lost before: worker died with " \
+           "signal 9 (SIGKILL)" in status
+    retries = json.loads(invoke("status", ran.id, "--json")[1])["retried"]
+    assert retries == [{"trial": retried["trial"], "status": "complete", "attempts": 2,
+                        "lost": ["worker died with signal 9 (SIGKILL)"]}]
 
     meta = {r.number: r for r in _records(ran.path)}  # study.db says the same
     assert meta[retried["trial"]].attempts == retried["attempts"]
