@@ -34,8 +34,8 @@ sensitive than wall time to what else the machine runs), in units of one stand-a
 training: each method gets SPOS's mean total cost (supernet, scoring, 3 retrainings) minus the
 one retraining of its derived architecture, as supernet epochs (their number from timed runs
 of 1 and 3 epochs); the cost it actually spent is measured and printed, and random search is
-given that cost. `gumbel_darts` runs as GDAS (`hard: true`, the default: one sampled path)
-and as SNAS (`gumbel soft`: `hard: false`, every candidate weighted, NNI's default). The
+given that cost. `gumbel_darts` runs as GDAS (`hard: true`: one sampled path) and as SNAS
+(`gumbel soft`: `hard: false`, every candidate weighted, the default, as NNI's). The
 architecture learning rate is 1e-2 for every method (`--paper-arch-lr`:
 each method's default instead, the papers' 3e-4..1e-3); the first third of the epochs are
 warm-up (weights only) except for DARTS. ProxylessNAS cannot search ValueChoice arguments, so
@@ -81,8 +81,8 @@ RANDOM_SEEDS = 200
 # The methods that learn a distribution (`--methods`).
 METHODS = {  # row: (strategy, its keys)
     "darts": ("darts", {}),
-    "gumbel_darts": ("gumbel_darts", {}),  # hard: true (GDAS), the default
-    "gumbel soft": ("gumbel_darts", {"hard": False}),  # SNAS, NNI's GumbelDARTS
+    "gumbel_darts": ("gumbel_darts", {"hard": True}),  # GDAS
+    "gumbel soft": ("gumbel_darts", {"hard": False}),  # SNAS, NNI's GumbelDARTS, the default
     "proxyless": ("proxyless", {}),
     "enas": ("enas", {}),
 }

@@ -186,8 +186,9 @@ class GumbelDARTSParams(DARTSParams):
     the architecture distribution whose temperature anneals; `hard` runs one sampled path
     (straight-through gradients), soft weighs every candidate."""
 
-    hard: bool = Field(True, description="one sampled candidate per decision runs (GDAS); "
-                                         "false: every candidate, Gumbel-softmax weights (SNAS)")
+    hard: bool = Field(False, description="true: one sampled candidate per decision runs "
+                                          "(GDAS, one path's memory); false: every candidate, "
+                                          "Gumbel-softmax weights (SNAS; NNI's GumbelDARTS)")
     initial_temperature: float = Field(10.0, gt=0, description="the Gumbel-softmax temperature "
                                                                "of the first epoch")
     final_temperature: float = Field(0.1, gt=0, description="the temperature of the last epoch "
@@ -285,7 +286,8 @@ STRATEGY_TABLE: tuple[StrategyName, ...] = (
     StrategyName(
         "gumbel_darts", "one-shot", ("GumbelDARTS",), GumbelDARTSParams,
         "one-shot: Gumbel-softmax samples (one path with `hard: true`) at an annealed "
-        "temperature", "DARTS's speed with one path's memory", learned=True),
+        "temperature", "less collapse than DARTS; one path's memory with `hard: true`",
+        learned=True),
     StrategyName(
         "proxyless", "one-shot", ("Proxyless",), ProxylessParams,
         "one-shot: one sampled path per step, binary-gate gradients for the architecture",

@@ -42,13 +42,15 @@ REFUSED = {  # (space, method): what the one line says
                              ("mnist", "dropout"), ("mobilenet", "stem_width")]},
     **{("zoo", method): "'gain' is a ValueChoice that Gain keeps as the attribute 'gain' (read "
                         "in forward); no gradient reaches it: use enas or spos"
-       for method in ("darts", "gumbel_darts", "proxyless")},
-    ("mobilenet", "darts"): "MobileNetSpace.stage1.blocks.0 with (8, 16, 1, 3, 3) cannot run on "
-                            "the input the others take (RuntimeError), so darts and gumbel_darts "
-                            "with hard: false cannot sum its argument sets (stem_width, s1_width, "
-                            "s1_b0_expand, s1_b0_kernel): use gumbel_darts (hard: true), enas or "
-                            "spos",
+       for method in ("darts", "gumbel_darts", "gumbel_darts/hard", "proxyless")},
+    **{("mobilenet", method): "MobileNetSpace.stage1.blocks.0 with (8, 16, 1, 3, 3) cannot run "
+                              "on the input the others take (RuntimeError), so darts and "
+                              "gumbel_darts with hard: false cannot sum its argument sets "
+                              "(stem_width, s1_width, s1_b0_expand, s1_b0_kernel): use "
+                              "gumbel_darts (hard: true), enas or spos"
+       for method in ("darts", "gumbel_darts")},  # soft, the default: sums every candidate
 }
+VARIANTS = {"gumbel_darts/hard": {"hard": True}}  # a method with other keys, as `method/variant`
 
 
 def space_class(name: str) -> tuple[type, dict]:
@@ -56,13 +58,14 @@ def space_class(name: str) -> tuple[type, dict]:
     return (getattr(load_example(name), cls) if isinstance(cls, str) else cls), kwargs
 
 
-@pytest.mark.parametrize("method", list(LEARNED_METHODS))
+@pytest.mark.parametrize("variant", [*LEARNED_METHODS, *VARIANTS])
 @pytest.mark.parametrize("space", list(SPACES))
-def test_every_method_steps_on_every_example_space_or_refuses_it_in_one_line(space, method):
+def test_every_method_steps_on_every_example_space_or_refuses_it_in_one_line(space, variant):
     model_class, kwargs = space_class(space)
     _, _, shape, classes = SPACES[space]
     net = Supernet(model_class, kwargs, seed=0).train()
-    params = STRATEGY_PARAMS[method]()
+    method = variant.partition("/")[0]
+    params = STRATEGY_PARAMS[method](**VARIANTS.get(variant, {}))
     x = torch.randn(4, *shape, generator=torch.Generator().manual_seed(0))
     y = torch.arange(4) % classes
     try:
@@ -81,10 +84,10 @@ def test_every_method_steps_on_every_example_space_or_refuses_it_in_one_line(spa
             F.cross_entropy(out, y).backward()
             steps.clear()
     except SpaceError as exc:
-        assert (space, method) in REFUSED, exc.message
-        assert exc.message.endswith(REFUSED[space, method]) and "\n" not in exc.message
+        assert (space, variant) in REFUSED, exc.message
+        assert exc.message.endswith(REFUSED[space, variant]) and "\n" not in exc.message
         return
-    assert (space, method) not in REFUSED
+    assert (space, variant) not in REFUSED
     assert out.shape == (4, classes) and torch.isfinite(out).all()
     decisions = net.space.decisions
     if method == "enas":  # REINFORCE: the sampled paths' logits moved
@@ -320,6 +323,6 @@ def test_what_darts_cannot_sum_is_refused_naming_the_label(space, message):
     with pytest.raises(SpaceError) as caught:
         check_method(net, "darts", STRATEGY_PARAMS["darts"]())
     assert caught.value.message == message
-    check_method(net, "gumbel_darts", STRATEGY_PARAMS["gumbel_darts"]())  # hard: one path
+    check_method(net, "gumbel_darts", STRATEGY_PARAMS["gumbel_darts"](hard=True))  # one path
     with pytest.raises(SpaceError, match="gumbel_darts: cell|gumbel_darts: Strided"):
-        check_method(net, "gumbel_darts", STRATEGY_PARAMS["gumbel_darts"](hard=False))
+        check_method(net, "gumbel_darts", STRATEGY_PARAMS["gumbel_darts"]())  # soft: sums

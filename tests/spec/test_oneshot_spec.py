@@ -121,7 +121,7 @@ def test_each_learned_method_has_its_papers_defaults(tmp_path: Path):
     darts, gumbel, proxyless, enas = (params(n) for n in ("darts", "gumbel_darts", "proxyless",
                                                           "enas"))
     assert (darts.arch_learning_rate, darts.arch_weight_decay, darts.grad_clip) == (3e-4, 1e-3, 5.0)
-    assert (gumbel.hard, gumbel.initial_temperature, gumbel.final_temperature) == (True, 10.0, 0.1)
+    assert (gumbel.hard, gumbel.initial_temperature, gumbel.final_temperature) == (False, 10.0, 0.1)
     assert proxyless.arch_learning_rate == 1e-3
     assert (enas.arch_learning_rate, enas.entropy_weight, enas.baseline_decay) == (3.5e-4, 1e-4,
                                                                                    0.999)
