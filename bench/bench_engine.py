@@ -32,7 +32,7 @@ OVERHEAD_TRIALS, OVERHEAD_FROM = 200, 20
 SCALING_TRIALS, SCALING_FROM = 12, 2
 
 SPACE = '''
-"""Benchmark space: 6 architectures of a tiny MLP; two function evaluators."""
+"""Benchmark space: 6 architectures of a tiny MLP; function evaluators of several costs."""
 import time
 
 import torch
@@ -62,6 +62,18 @@ def forward_once(model):
     return value
 
 
+def constant(model, arch):
+    """Nothing at all (bench_scale: the engine's own cost)."""
+    return float(arch["hidden"])
+
+
+def sleeping(model, seconds=60.0):
+    """A trial that runs until it is stopped (bench_stop); its log says when it starts."""
+    print("trial starts", flush=True)
+    time.sleep(seconds)
+    return 1.0
+
+
 def matrix_work(model, iterations=100):
     """CPU-bound: a fixed number of single-threaded matrix products."""
     torch.set_num_threads(1)
@@ -79,7 +91,9 @@ def _write_space(folder: Path) -> Path:
 
 
 def _spec(folder: Path, name: str, *, function: str, trials: int, concurrency: int,
-          cpus_per_trial: int | None = None, kwargs: dict[str, Any] | None = None) -> Path:
+          cpus_per_trial: int | None = None, kwargs: dict[str, Any] | None = None,
+          **extra: Any) -> Path:
+    """A spec of the benchmark space with `function` as its evaluator; `extra`: more keys."""
     import yaml
 
     space = _write_space(folder)
@@ -94,6 +108,7 @@ def _spec(folder: Path, name: str, *, function: str, trials: int, concurrency: i
     }
     if cpus_per_trial:
         data["training_service"] = {"cpus_per_trial": cpus_per_trial}
+    data.update(extra)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

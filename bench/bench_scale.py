@@ -25,29 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_engine import _spec
+
 TRIALS = 20_000
 WINDOW = 1_000
-
-SPACE = '''
-"""Benchmark space: 6 architectures of a tiny MLP; an evaluator that does nothing."""
-import nas_cli.nn as nn
-from nas_cli import model_wrapper
-
-
-@model_wrapper
-class Tiny(nn.Module):
-    def __init__(self):
-        super().__init__()
-        hidden = nn.ValueChoice([4, 8, 16], label="hidden")
-        self.fc1 = nn.Linear(4, hidden)
-        self.act = nn.LayerChoice([nn.ReLU(), nn.Tanh()], label="act")
-        self.fc2 = nn.Linear(hidden, 1)
-
-
-def constant(model, arch):
-    return float(arch["hidden"])
-'''
-
 
 def _rss() -> int:
     """This process's resident memory now, in bytes."""
@@ -59,22 +40,11 @@ def _rss() -> int:
 
 
 def run_scale(folder: Path, trials: int = TRIALS) -> dict[str, Any]:
-    import yaml
-
     from nas_cli.experiment import Listener, _run, create_experiment, execute
     from nas_cli.spec import load_spec
 
-    space = folder / "scalespace.py"
-    space.write_text(SPACE)
-    spec_path = folder / "scale.yaml"
-    spec_path.write_text(yaml.safe_dump({
-        "experiment_name": "scale",
-        "model_space": {"module": str(space), "class": "Tiny"},
-        "strategy": {"name": "random", "seed": 0, "dedup": False},
-        "evaluator": {"type": "function", "function": f"{space}:constant"},
-        "trial_concurrency": 2, "max_trial_number": trials, "max_failed_trials": 0,
-        "training_service": {"cpus_per_trial": 1},
-    }, sort_keys=False))
+    spec_path = _spec(folder, "scale", function="constant", trials=trials, concurrency=2,
+                      cpus_per_trial=1, max_failed_trials=0)
 
     class Meter(Listener):
         """Time and driver memory at every finished trial (a list append: negligible)."""

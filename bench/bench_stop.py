@@ -21,48 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.bench_engine import _nas_command
+from bench.bench_engine import _nas_command, _spec
 
 REPEATS = 3
-
-SPACE = '''
-import time
-
-import nas_cli.nn as nn
-from nas_cli import model_wrapper
-
-
-@model_wrapper
-class Sleepy(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, nn.ValueChoice([1, 2, 3, 4], label="width"))
-
-    def forward(self, x):
-        return self.fc(x)
-
-
-def sleeping(model, seconds=60.0):
-    print("trial starts", flush=True)  # in its trial.log
-    time.sleep(seconds)
-    return 1.0
-'''
-
-
-def _spec(folder: Path, name: str, trials: int, **extra: object) -> Path:
-    import yaml
-
-    space = folder / "sleepy.py"
-    space.write_text(SPACE)
-    spec = folder / f"{name}.yaml"
-    spec.write_text(yaml.safe_dump({
-        "experiment_name": name,
-        "model_space": {"module": str(space), "class": "Sleepy"},
-        "strategy": {"name": "grid"},
-        "evaluator": {"type": "function", "function": f"{space}:sleeping"},
-        "trial_concurrency": 2, "max_trial_number": trials, **extra}))
-    return spec
-
 
 def _wait(condition: Callable[[], bool], limit_s: float = 120) -> None:
     deadline = time.monotonic() + limit_s
@@ -84,7 +45,7 @@ def _running(root: Path, count: int) -> bool:
 def _stop_once(folder: Path, how: str) -> float:
     """Seconds from the stop (SIGINT or `nas stop`) to the driver's exit."""
     root = folder / f"exps-{how}-{time.monotonic_ns()}"
-    spec = _spec(folder, f"stop-{how}", trials=2)
+    spec = _spec(folder, f"stop-{how}", function="sleeping", trials=2, concurrency=2)
     env = {**os.environ, "NAS_EXPERIMENTS_DIR": str(root)}
     driver = subprocess.Popen([*_nas_command(), "run", str(spec), "--quiet"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -71,7 +71,7 @@ class PlainProgress(Listener):
             out.print(text, markup=False)
 
     def stopping(self, run: Run) -> None:
-        err.print(f"stopping experiment {run.id} (again to force)...", markup=False)
+        err.print(f"stopping experiment {run.id}: running trials end interrupted...", markup=False)
 
     def started(self, run: Run) -> None:
         self._say(f"experiment {run.id} ({run.spec.experiment_name}): up to "

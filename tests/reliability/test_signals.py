@@ -106,6 +106,7 @@ ALL = [*SIGNALLED, "stop_exp"]
 def test_a_signal_stops_the_run_with_exit_130(request, name):
     run: Stopped = request.getfixturevalue(name)
     assert run.code == 130, run.err
+    assert f"stopping experiment {run.path.name}: running trials end interrupted..." in run.err
     assert "Traceback" not in run.err + run.out
     assert f"nas resume {run.path.name}" in run.err
 
