@@ -57,8 +57,33 @@ def _log_to_stderr() -> None:
         logger.setLevel(logging.WARNING)
 
 
+# `nas run`'s options that take a value (the spec is its one argument)
+_RUN_VALUE_OPTIONS = {"--name", "--max-trials", "--concurrency", "--exp-dir"}
+
+
+def _run_spec_argument(args: list[str]) -> str | None:
+    """The SPEC of a `nas run` command line, before typer parses it (None: not a run)."""
+    if args[:1] != ["run"]:
+        return None
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg in ("--help", "-h"):
+            return None
+        if arg.startswith("-"):
+            if arg in _RUN_VALUE_OPTIONS:
+                next(rest, None)
+            continue
+        return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `nas` console script; returns (and exits with) the exit code."""
+    spec_file = _run_spec_argument(sys.argv[1:] if argv is None else argv)
+    if spec_file is not None:  # workers' torch import starts now, beside this process's start
+        from nas_cli.execution import start_server_for_spec
+
+        start_server_for_spec(spec_file)
     import typer
 
     from nas_cli.cli._app import app
@@ -104,5 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             import multiprocessing.util
 
             multiprocessing.util._exit_function()  # type: ignore[attr-defined]  # private
+            from nas_cli.execution import stop_server
+
+            stop_server()
         os._exit(code)
     return code

@@ -124,9 +124,11 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Continue an interrupted experiment up to its limits; completed trials are kept."""
+    from nas_cli.execution import start_server_for_spec
     from nas_cli.experiment import open_experiment
-    from nas_cli.store import experiments_root, resolve
+    from nas_cli.store import SPEC, experiments_root, resolve
 
     path = resolve(experiments_root(exp_dir), experiment)
+    start_server_for_spec(str(path / SPEC))  # workers' torch import starts beside the spec's checks
     handle = open_experiment(path, _listener(quiet))
     _execute(handle, quiet, resume=True)

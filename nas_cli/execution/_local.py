@@ -1,6 +1,7 @@
-"""The local backend: a pool of warm worker processes (pebble, spawn start method).
+"""The local backend: a pool of warm worker processes (pebble).
 
-Each worker imports torch and unpickles the space once, then runs many trials. Workers and
+Workers are forked from a fork server that imported torch once (`_server`; spawned where there
+is none); each unpickles the space once, then runs many trials. Workers and
 driver talk over Unix datagram sockets: a worker sends its trial's start, intermediate results
 and (before ending itself) an outcome; the driver asks a trial to stop at its next report
 (early stopping) on the worker's own socket, never through a file. pebble replaces a worker
@@ -22,7 +23,6 @@ set before CUDA starts); a trial that finds no free GPU waits for one.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import queue
 import shutil
@@ -109,8 +109,10 @@ class LocalBackend(Backend):
         from pebble import ProcessPool
 
         from nas_cli.execution import _worker
+        from nas_cli.execution._server import worker_context
 
-        context = multiprocessing.get_context("spawn")
+        # forked from the fork server; on GPUs spawned, so that CUDA starts in each worker alone
+        context = worker_context(self.warm_imports, spawn=self.gpus is not None)
         # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
         # killed while writing to a Queue leaves its lock held and silences every other one.
         self._inbox_dir = tempfile.mkdtemp(prefix="nas-")
@@ -119,14 +121,16 @@ class LocalBackend(Backend):
         self._inbox.bind(address)
         self._inbox.settimeout(0.2)
         threads = str(self.threads)
-        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+        # the driver's environment now (a fork server keeps the one it started with)
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                "OPENBLAS_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
         if not self.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ""
         self._pool = ProcessPool(
             max_workers=self.capacity, max_tasks=1 if self.fresh_workers else 0,
             initializer=_worker.initialize,
-            initargs=(address, self.threads, env, self.warm_imports), context=context,
+            initargs=(address, self.threads, env, self.warm_imports, os.getpid()),
+            context=context,
         )
         self._pump = threading.Thread(target=self._pump_messages, daemon=True)
         self._pump.start()

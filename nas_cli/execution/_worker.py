@@ -1,11 +1,12 @@
-"""Code that runs inside a warm worker process (spawned): set threads, load the payload once,
-then run many trials. Imports torch only in `initialize`."""
+"""Code that runs inside a warm worker process (forked from the fork server, or spawned): set
+threads, load the payload once, then run many trials. Imports torch only in `initialize`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import select
 import signal
 import socket
 import threading
@@ -25,32 +26,54 @@ _stop: set[int] = set()                # trials the driver asked to stop at thei
 RETIRED = 75  # exit code of a worker that ended itself after a trial ran out of memory
 
 
-def _die_with_parent() -> None:
+def _die_with_driver(driver: int) -> None:
     """When the driver dies (even by SIGKILL), end this worker and everything its trial started
     (its process group). A watchdog thread rather than the kernel's parent-death signal, so
-    that the trial's own child processes go too."""
+    that the trial's own child processes go too; it watches the driver, which is not this
+    worker's parent when the fork server forked it (the server lives as long as its workers)."""
+    try:
+        handle: int | None = os.pidfd_open(driver)  # readable once the driver has ended
+    except ProcessLookupError:
+        os.killpg(0, signal.SIGKILL)
+        return
+    except (AttributeError, OSError):  # no pidfd here (an old kernel): look every 0.5 s
+        handle = None
     parent = os.getppid()
 
     def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os.killpg(0, signal.SIGKILL)
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while os.getppid() == parent and _alive(driver):
+                time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
 
-    threading.Thread(target=watch, name="nas-parent-watchdog", daemon=True).start()
+    threading.Thread(target=watch, name="nas-driver-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: it exists
+        pass
+    return True
 
 
 def initialize(events: Any, threads: int, env: dict[str, str],
-               warm_imports: tuple[str, ...] = ()) -> None:
-    """Once per worker, before the driver has even built the space: environment, torch
-    threads, and the heavy imports (torch; Lightning for the training evaluators)."""
+               warm_imports: tuple[str, ...] = (), driver: int | None = None) -> None:
+    """Once per worker, before the driver has even built the space: the driver's environment
+    (`env`: all of it), torch threads, and the heavy imports (torch; Lightning for the training
+    evaluators), done already in a worker forked from the fork server."""
     global _events
+    os.environ.clear()
     os.environ.update(env)
     try:  # own process group: stopping the worker also stops what it started
         os.setpgid(0, 0)
     except OSError:
         pass
-    _die_with_parent()
+    _die_with_driver(driver or os.getppid())
     import importlib
 
     import torch

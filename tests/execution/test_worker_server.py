@@ -1,0 +1,177 @@
+"""Local workers come from a fork server that imported torch once; `nas run` starts it from the
+raw spec before anything else, and ends it on exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import cloudpickle
+import pytest
+
+from nas_cli.cli import _run_spec_argument
+from nas_cli.evaluator._function import FunctionEvaluator
+from nas_cli.execution import GpuSlots, LocalBackend, TrialPayload
+from nas_cli.execution import _server as server
+from nas_cli.trials import TrialState
+from tests.execution.test_backends import behaviors, submit, wait_for
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="workers are forked from a server on Linux only")
+
+
+def _what_the_worker_sees(model, mark: str = "NAS_TEST_MARK") -> dict[str, float]:
+    """Its parent, whether torch came imported, and the driver's `mark` variable."""
+    return {"default": 1.0, "ppid": float(os.getppid()),
+            "mark": float(os.environ.get(mark, "-1")),
+            "cwd_is_driver": float(os.getcwd() == os.environ.get("NAS_TEST_CWD"))}
+
+
+def _payload() -> bytes:
+    evaluator = FunctionEvaluator(_what_the_worker_sees)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        return cloudpickle.dumps(TrialPayload(behaviors.Behaviors, {}, [], evaluator, "default"))
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def _server_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    return forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+
+
+def _run_trials(tmp_path: Path, count: int = 2, **options) -> list:
+    backend = LocalBackend(2, **options)
+    backend.start(_payload())
+    try:
+        numbers = [submit(backend, tmp_path, "ok") for _ in range(count)]
+        finished = wait_for(backend, numbers)[0]
+    finally:
+        backend.shutdown()
+    assert {e.state for e in finished.values()} == {TrialState.COMPLETE}
+    return [e.outcome.metrics for e in finished.values()]
+
+
+def test_workers_are_forked_from_the_server_with_the_drivers_environment_now(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert server.start_server()
+    pid = _server_pid()
+    # set after the server started: workers still see it, and the driver's folder
+    monkeypatch.setenv("NAS_TEST_MARK", "7")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NAS_TEST_CWD", str(tmp_path))
+    for metrics in _run_trials(tmp_path / "trials"):
+        assert metrics["ppid"] == pid != os.getpid()
+        assert (metrics["mark"], metrics["cwd_is_driver"]) == (7.0, 1.0)
+
+
+def test_nas_worker_start_spawn_spawns_every_worker(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAS_WORKER_START", "spawn")
+    monkeypatch.setenv("NAS_TEST_MARK", "3")
+    assert not server.start_server()
+    for metrics in _run_trials(tmp_path):
+        assert (metrics["ppid"], metrics["mark"]) == (os.getpid(), 3.0)
+
+
+def test_trials_on_gpus_run_in_spawned_workers(tmp_path: Path) -> None:
+    """CUDA must start in a process that sees only the trial's GPUs: no forked worker."""
+    server.start_server()
+    for metrics in _run_trials(tmp_path, gpus=GpuSlots(["0", "1"], per_trial=1)):
+        assert metrics["ppid"] == os.getpid()
+
+
+def test_a_stopped_server_is_replaced_by_the_next_pool(tmp_path: Path) -> None:
+    server.start_server()
+    before = _server_pid()
+    server.stop_server()
+    assert _server_pid() is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(before, 0)
+    metrics = _run_trials(tmp_path, count=1)[0]
+    assert metrics["ppid"] == _server_pid() not in (None, before)
+
+
+@pytest.mark.parametrize(("args", "spec"), [
+    (["run", "spec.yaml"], "spec.yaml"),
+    (["run", "--name", "x", "-q", "--exp-dir=out", "s.yml"], "s.yml"),
+    (["run", "--max-trials", "3", "--concurrency", "2", "s.yaml", "--quiet"], "s.yaml"),
+    (["run", "--help"], None),
+    (["run"], None),
+    (["status", "spec.yaml"], None),
+    ([], None),
+])
+def test_the_spec_of_a_run_command_line(args: list[str], spec: str | None) -> None:
+    assert _run_spec_argument(args) == spec
+
+
+@pytest.mark.parametrize(("text", "starts"), [
+    ("evaluator: {type: function, function: m.f}\n", True),
+    ("training_service: {platform: local}\n", True),
+    ("training_service: {platform: ray}\n", False),
+    ("training_service: {platform: simulated, table: t.csv}\n", False),
+    ("trial_gpu_number: 1\n", False),
+    ("trial_gpu_number: 0\n", True),
+    ("training_service: [local]\n", False),
+    ("- not a spec\n", False),
+    ("key: [unclosed\n", False),
+])
+def test_a_run_starts_the_server_only_for_trials_on_this_machine(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, starts: bool) -> None:
+    started: list[tuple[str, ...]] = []
+    monkeypatch.setattr(server, "start_server", lambda extra=(): started.append(extra) or True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    assert server.start_server_for_spec(str(spec)) is starts
+    assert len(started) == int(starts)
+    assert not server.start_server_for_spec(str(tmp_path / "missing.yaml"))
+
+
+def test_a_training_evaluator_preloads_lightning_too(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[str, ...]] = []
+    monkeypatch.setattr(server, "start_server", lambda extra=(): started.append(extra) or True)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("evaluator: {type: classification, dataset: digits}\n")
+    server.start_server_for_spec(str(spec))
+    spec.write_text("evaluator: {type: function, function: m.f}\n")
+    server.start_server_for_spec(str(spec))
+    assert started == [("pytorch_lightning",), ()]
+
+
+def _servers_with(marker: str) -> list[int]:
+    """Fork servers whose environment holds `marker` (started by one command of a test)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.forkserver" in cmdline and marker.encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_nas_run_leaves_no_process_behind(write_spec, tmp_path: Path) -> None:
+    """The console script ends its fork server before it exits (the server's own teardown
+    would outlive the command by a few tenths of a second)."""
+    name, value = "NAS_TEST_RUN", uuid.uuid4().hex
+    spec = write_spec(tmp_path, max_trial_number=2)
+    with open(tmp_path / "out.txt", "w") as out:  # not a pipe: returns when `nas` exits
+        code = subprocess.call([sys.executable, "-c", "from nas_cli.cli import main; main()",
+                                "run", str(spec), "-q", "--exp-dir", str(tmp_path / "exp")],
+                               stdout=out, stderr=subprocess.STDOUT,
+                               env={**os.environ, name: value}, timeout=300)
+    leftover = _servers_with(f"{name}={value}")
+    assert code == 0, (tmp_path / "out.txt").read_text()
+    assert "2 complete" in (tmp_path / "out.txt").read_text()
+    assert leftover == []
