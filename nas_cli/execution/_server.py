@@ -53,7 +53,17 @@ def start_server(extra: tuple[str, ...] = ()) -> bool:
         return False
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    # The server ignores Ctrl-C once it serves, not while it imports: started with SIGINT
+    # ignored (kept across exec), a Ctrl-C in its first second prints no traceback of it.
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: cannot touch signals, start it as it is
+        forkserver.ensure_running()
+        return True
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return True
 
 

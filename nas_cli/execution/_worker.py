@@ -73,6 +73,8 @@ def initialize(events: Any, threads: int, env: dict[str, str],
         os.setpgid(0, 0)
     except OSError:
         pass
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # forked from the server, which
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignores Ctrl-C: as spawned
     _die_with_driver(driver or os.getppid())
     import importlib
 

@@ -4,6 +4,7 @@ raw spec before anything else, and ends it on exit."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -175,3 +176,38 @@ def test_nas_run_leaves_no_process_behind(write_spec, tmp_path: Path) -> None:
     assert code == 0, (tmp_path / "out.txt").read_text()
     assert "2 complete" in (tmp_path / "out.txt").read_text()
     assert leftover == []
+
+
+SLOW_SERVER = """\
+import sys, time
+try:
+    with open("/proc/self/cmdline", "rb") as handle:
+        if b"multiprocessing.forkserver" in handle.read():
+            time.sleep(float(__import__("os").environ["NAS_TEST_SERVER_DELAY"]))
+except OSError:
+    pass
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_ctrl_c_while_the_server_still_imports_stops_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (SIGINT to the terminal's whole process group) in the first seconds, while the
+    fork server still imports: the run stops as usual, and the server prints no traceback."""
+    from tests.reliability.reliability_support import NasProcess, fault_spec
+
+    site = tmp_path / "site"  # the fork server (only it) starts 4 s late: still importing
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_SERVER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv("NAS_TEST_SERVER_DELAY", "4")
+    spec = fault_spec(tmp_path, faults=["ok"], max_trial_number=2)
+    with NasProcess(["run", spec], cwd=tmp_path, root=tmp_path / "exp") as nas:
+        nas.experiment()  # the driver is running the experiment; no worker exists yet
+        os.killpg(nas.pid, signal.SIGINT)
+        code = nas.wait(timeout=60)
+        assert code == 130, nas.err
+        assert "Traceback" not in nas.err + nas.out
+        assert "KeyboardInterrupt" not in nas.err + nas.out
+        assert "continue with `nas resume" in nas.err
