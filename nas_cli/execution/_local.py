@@ -171,7 +171,7 @@ class LocalBackend(Backend):
             elif kind == "outcome":
                 self._outcomes[number] = TrialOutcome(**item[2])
             elif kind == "expired":
-                self._expired(number, item[2])
+                self._expired(number, item[2], orphaned=item[3])
 
     def _sample_peaks(self) -> None:
         with self._lock:
@@ -182,14 +182,20 @@ class LocalBackend(Backend):
                 if peak is not None and number in self._pids:  # not ended meanwhile
                     self._peaks[number] = max(peak, self._peaks.get(number, 0))
 
-    def _expired(self, number: int, code: int | None) -> None:
-        """A trial's worker died: its outcome if it sent one first, else the death's meaning."""
+    def _expired(self, number: int, code: int | None, orphaned: bool = False) -> None:
+        """A trial's worker died: its outcome if it sent one first, else the death's meaning
+        (`orphaned`: the worker was lost with the fork server that forked it)."""
         outcome = self._outcomes.pop(number, None)
         with self._lock:
             before = self._oom_kills.pop(number, None)
             peak = self._peaks.pop(number, None)
         if outcome is not None:
             self._events.put(Finished.of(number, outcome))
+            return
+        if orphaned:
+            self._events.put(Finished(number, TrialOutcome(peak_memory=peak), TrialState.FAILED,
+                                      "its worker was lost: the fork server that started it "
+                                      "was killed", lost=True))
             return
         after = memory.oom_kills() if before is not None else None
         killed = after is not None and before is not None and after > before
@@ -281,6 +287,9 @@ class LocalBackend(Backend):
             if not expired:
                 self._peaks.pop(number, None)
                 self._oom_kills.pop(number, None)
+        # A worker reported dead that still runs was forked by a fork server that died (its
+        # exit statuses went with it): lost from outside, not the trial's doing.
+        orphaned = expired and pid is not None and _running(pid)
         if pid is not None and (cancelled is not None or future.cancelled() or exc is not None):
             _kill_group(pid)  # the worker was stopped or died: take what the trial started
         if self.gpus is not None:
@@ -295,7 +304,7 @@ class LocalBackend(Backend):
             self._events.put(Finished(number, state=TrialState.FAILED,
                                       reason=f"timed out after {format_duration(timeout or 0)}"))
         elif isinstance(exc, ProcessExpired):  # decided by the pump, after whatever the
-            self._post(["expired", number, exc.exitcode])  # worker sent before it ended
+            self._post(["expired", number, exc.exitcode, orphaned])  # worker sent before
         elif exc is not None:  # pickling errors
             self._events.put(Finished(number, state=TrialState.FAILED,
                                       reason=f"{type(exc).__name__}: {exc}"))
@@ -360,6 +369,22 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         pass
+
+
+def _running(pid: int) -> bool:
+    """Whether the process `pid` runs (exists and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass
+    return True
 
 
 def _worker_pids(pool: Any) -> list[int]:

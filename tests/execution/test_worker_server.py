@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from nas_cli.evaluator._function import FunctionEvaluator
 from nas_cli.execution import GpuSlots, LocalBackend, TrialPayload
 from nas_cli.execution import _server as server
 from nas_cli.trials import TrialState
-from tests.execution.test_backends import behaviors, submit, wait_for
+from tests.execution.test_backends import behaviors, payload, submit, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="workers are forked from a server on Linux only")
@@ -96,6 +97,44 @@ def test_a_stopped_server_is_replaced_by_the_next_pool(tmp_path: Path) -> None:
         os.kill(before, 0)
     metrics = _run_trials(tmp_path, count=1)[0]
     assert metrics["ppid"] == _server_pid() not in (None, before)
+
+
+def test_trials_lost_with_a_killed_server_may_run_again(tmp_path: Path) -> None:
+    """The server holds its workers' exit statuses: killed (by hand, by the OOM killer), the
+    pool reads its running workers as dead. Their trials are lost (the engine reruns them),
+    not failed by their own doing; their workers end, and the next trial runs on a new server."""
+    record = tmp_path / "record"
+    backend = LocalBackend(2)
+    backend.start(payload(record))
+    try:
+        running = [submit(backend, tmp_path, "stream") for _ in range(2)]
+        deadline = time.monotonic() + 60
+        started: set[int] = set()
+        while started != set(running):  # both report, then wait for `.streamed`
+            assert time.monotonic() < deadline, "the trials did not start"
+            started |= {e.number for e in backend.events(timeout=0.25)}
+        workers = set(backend._pids.values())
+        os.kill(_server_pid(), signal.SIGKILL)
+        finished = wait_for(backend, running)[0]
+        assert all(e.lost and e.state is TrialState.FAILED for e in finished.values()), finished
+        assert all("fork server" in e.reason for e in finished.values())
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers)
+        number = submit(backend, tmp_path, "ok")
+        assert wait_for(backend, [number])[0][number].state is TrialState.COMPLETE
+    finally:
+        record.with_name("record.streamed").touch()
+        backend.shutdown()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @pytest.mark.parametrize(("args", "spec"), [
