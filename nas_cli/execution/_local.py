@@ -1,7 +1,7 @@
 """The local backend: a pool of warm worker processes (pebble).
 
-Workers are forked from a fork server that imported torch once (`_server`; spawned where there
-is none); each unpickles the space once, then runs many trials. Workers and
+CPU workers are forked from a fork server that imported torch once (`_server`; spawned on GPUs
+and where there is none); each unpickles the space once, then runs many trials. Workers and
 driver talk over Unix datagram sockets: a worker sends its trial's start, intermediate results
 and (before ending itself) an outcome; the driver asks a trial to stop at its next report
 (early stopping) on the worker's own socket, never through a file. pebble replaces a worker
@@ -109,10 +109,12 @@ class LocalBackend(Backend):
         from pebble import ProcessPool
 
         from nas_cli.execution import _worker
-        from nas_cli.execution._server import worker_context
+        from nas_cli.execution._server import start_server, worker_context
 
         # forked from the fork server; on GPUs spawned, so that CUDA starts in each worker alone
         context = worker_context(self.warm_imports, spawn=self.gpus is not None)
+        if context.get_start_method() == "forkserver":  # from this thread, not the pool's:
+            start_server(self.warm_imports)               # Ctrl-C ignored while it imports
         # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
         # killed while writing to a Queue leaves its lock held and silences every other one.
         self._inbox_dir = tempfile.mkdtemp(prefix="nas-")
