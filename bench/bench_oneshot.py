@@ -2,7 +2,8 @@
 procedurally generated signals of `bench.data.signals`) trained stand-alone, 3 seeds averaged,
 in `bench/data/signal_table.json`.
 
-Run: python -m bench.bench_oneshot [--seeds N] [--ablations | --methods [--paper-arch-lr]].
+Run: python -m bench.bench_oneshot [--seeds N] [--ablations | --methods [--paper-arch-lr]
+[--only METHOD ...]].
 `main()` returns the rows.
 Rebuild the table (about 20-40 minutes of one CPU thread): python -m bench.bench_oneshot --build-table
 
@@ -26,7 +27,8 @@ the architectures are 3 blocks deep, and per-decision sampling (SPOS's default) 
 third block a third of the time. `--ablations` also prints, on 3 seeds, tau without batch-norm
 recalibration, with per-decision sampling, and after fewer supernet epochs.
 
-`--methods` (the methods that learn a distribution: darts, gumbel_darts, proxyless, enas)
+`--methods` (the methods that learn a distribution: darts, first and second order
+(`unrolled`), gumbel_darts, proxyless, enas; `--only` some of them)
 instead compares, over `--seeds` seeds (default 5), each method's derived architecture (its
 stand-alone accuracy from the table, as if retrained) with SPOS and with random search at
 equal compute. Compute is CPU seconds of this process on one thread (`time.process_time`, less
@@ -81,6 +83,7 @@ RANDOM_SEEDS = 200
 # The methods that learn a distribution (`--methods`).
 METHODS = {  # row: (strategy, its keys)
     "darts": ("darts", {}),
+    "darts unrolled": ("darts", {"unrolled": True}),  # second order (DARTS paper, eq. 7-8)
     "gumbel_darts": ("gumbel_darts", {"hard": True}),  # GDAS
     "gumbel soft": ("gumbel_darts", {"hard": False}),  # SNAS, NNI's GumbelDARTS, the default
     "proxyless": ("proxyless", {}),
@@ -354,8 +357,8 @@ def _spread(values: list[float]) -> str:
 
 
 def compare_methods(seeds: int, space: Any, table: dict[str, Any], unit_s: float, *,
-                    arch_lr: float | None = ARCH_LEARNING_RATE,
-                    penalties: bool = True) -> list[tuple[str, float, str]]:
+                    arch_lr: float | None = ARCH_LEARNING_RATE, penalties: bool = True,
+                    only: list[str] | None = None) -> list[tuple[str, float, str]]:
     """Each learned method against SPOS and random search at equal compute, then DARTS's
     accuracy/size trade-off under a parameter penalty (see the module docstring)."""
     from scipy.stats import mannwhitneyu
@@ -375,7 +378,7 @@ def compare_methods(seeds: int, space: Any, table: dict[str, Any], unit_s: float
                         if label.startswith("kernel"))]
     results: dict[str, list[dict[str, Any]]] = {}
     epochs_of: dict[str, int] = {}
-    for method in METHODS:
+    for method in only or METHODS:
         epochs = epochs_of[method] = epochs_within(method, budget_s, arch_lr)
         results[method] = []
         for seed in range(seeds):
@@ -416,7 +419,7 @@ def compare_methods(seeds: int, space: Any, table: dict[str, Any], unit_s: float
     print(f"(proxyless searches the {len(sub_keys)} architectures of width 16 and kernel 3, whose "
           f"best is {sub_optimum:.3f}, {optimum - sub_optimum:.3f} below the table's optimum; its "
           "random search draws from them too)")
-    if not penalties:
+    if not penalties or "darts" not in results:
         return rows
     sizes = {k: _params_of(k) for k in table}
 
@@ -455,6 +458,9 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
     parser.add_argument("--paper-arch-lr", action="store_true",
                         help="with --methods: each method's default arch_learning_rate (the "
                              f"paper's) instead of {ARCH_LEARNING_RATE}, no penalty runs")
+    parser.add_argument("--only", nargs="+", choices=list(METHODS), metavar="METHOD",
+                        help=f"with --methods: only these rows ({', '.join(METHODS)}), no "
+                             "penalty runs")
     parser.add_argument("--ablations", action="store_true",
                         help="also: no BN recalibration, uniform-architecture sampling, "
                              "fewer supernet epochs (3 seeds)")
@@ -483,7 +489,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, str]]:
         arch_lr = None if args.paper_arch_lr else ARCH_LEARNING_RATE
         print(f"architecture learning rate: {arch_lr or 'each method default (the paper)'}")
         rows = compare_methods(args.seeds or METHOD_SEEDS, space, table, unit_s,
-                               arch_lr=arch_lr, penalties=not args.paper_arch_lr)
+                               arch_lr=arch_lr, penalties=not (args.paper_arch_lr or args.only),
+                               only=args.only)
         print(f"total {time.perf_counter() - started:.0f} s")
         return rows
     args.seeds = args.seeds or SEEDS

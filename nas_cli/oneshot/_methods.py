@@ -19,6 +19,7 @@ sampled path's cost from its reward).
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -118,7 +119,11 @@ class Learned:
         """Set the path (and mixture) a weight step trains."""
         raise NotImplementedError
 
-    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor], *,
+                  train: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  weight_lr: float = 0.0) -> None:
+        """One step of the distribution on the validation `batch` (`train`, the weight step's
+        batch, and `weight_lr`, its learning rate: for second-order DARTS)."""
         raise NotImplementedError
 
     def _descend(self, loss: torch.Tensor) -> None:
@@ -203,11 +208,16 @@ class Learned:
 
 
 class DARTS(Learned):
-    """First-order DARTS: the weights train on the softmax mixture; the logits follow the
-    validation loss's gradient at the current weights."""
+    """DARTS: the weights train on the softmax mixture; the logits follow the validation
+    loss's gradient at the current weights (first order), or, with `unrolled`, at the weights
+    one virtual training step ahead (second order, the DARTS paper's eq. 7-8)."""
 
     name = "darts"
     mode = SOFT
+
+    def __init__(self, supernet: Any, params: Any, cost: CostTable | None):
+        super().__init__(supernet, params, cost)
+        self.unrolled = bool(getattr(params, "unrolled", False))
 
     def weights(self, *, grad: bool) -> dict[str, torch.Tensor]:
         probs = self.dist.probs()
@@ -216,10 +226,62 @@ class DARTS(Learned):
     def weight_path(self) -> None:
         self.supernet.path.mixture = Mixture(self.mode, self.weights(grad=False))
 
-    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor], *,
+                  train: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  weight_lr: float = 0.0) -> None:
+        if self.unrolled and train is not None:
+            self._unrolled_step(loss_of, batch, train, weight_lr)
+            return
         self.supernet.path.mixture = Mixture(self.mode, self.weights(grad=True))
         x, y = batch
         self._descend(loss_of(self.supernet(x), y))
+
+    def _grads(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor],
+               of: list[torch.Tensor], *, arch_grad: bool) -> tuple[Any, list[torch.Tensor]]:
+        """The loss on `batch` and its gradient in `of` (zeros where it does not reach)."""
+        self.supernet.path.mixture = Mixture(self.mode, self.weights(grad=arch_grad))
+        x, y = batch
+        loss = loss_of(self.supernet(x), y)
+        grads = torch.autograd.grad(loss, of, allow_unused=True)
+        return loss, [torch.zeros_like(p) if g is None else g for p, g in zip(of, grads)]
+
+    def _unrolled_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor],
+                       train: tuple[torch.Tensor, torch.Tensor], xi: float) -> None:
+        """grad_a L_val(w', a) - xi * grad2_{a,w} L_train(w, a) . grad_w' L_val(w', a), with
+        w' = w - xi * grad_w L_train(w, a) (a plain gradient step at the weights' learning
+        rate) and the Hessian-vector product by central differences at w +- eps * grad_w'
+        L_val (eps = 0.01 / its norm), as the DARTS paper does."""
+        weights: list[torch.Tensor] = [p for p in self.supernet.parameters() if p.requires_grad]
+        alphas: list[torch.Tensor] = list(self.dist.parameters())
+        saved = [w.detach().clone() for w in weights]
+        try:
+            _, step = self._grads(loss_of, train, weights, arch_grad=False)
+            with torch.no_grad():
+                for w, g in zip(weights, step):
+                    w.sub_(xi * g)
+            loss, both = self._grads(loss_of, batch, alphas + weights, arch_grad=True)
+            d_alpha, d_weights = both[:len(alphas)], both[len(alphas):]
+            norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in d_weights))
+            eps = 0.01 / norm if norm > 0 else 0.0
+            sides = []
+            for sign in (1.0, -1.0):
+                with torch.no_grad():
+                    for w, w0, g in zip(weights, saved, d_weights):
+                        w.copy_(w0).add_(g, alpha=sign * eps)
+                sides.append(self._grads(loss_of, train, alphas, arch_grad=True)[1])
+        finally:
+            with torch.no_grad():
+                for w, w0 in zip(weights, saved):
+                    w.copy_(w0)
+        penalty = self._penalty()
+        penalty_grads = ([torch.zeros_like(a) for a in alphas] if not penalty.requires_grad else
+                         [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, (
+                             torch.autograd.grad(penalty, alphas, allow_unused=True)))])
+        for alpha, g, plus, minus, pg in zip(alphas, d_alpha, *sides, penalty_grads):
+            hessian = (plus - minus) / (2 * eps) if eps else torch.zeros_like(g)
+            alpha.grad = g - xi * hessian + pg
+        self.optimizer.step()
+        self.last["arch_loss"] = float((loss + penalty).detach())
 
 
 class GumbelDARTS(DARTS):
@@ -260,7 +322,9 @@ class Proxyless(Learned):
         self.activate(self.dist.draw())
         self.supernet.path.mixture = None
 
-    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor], *,
+                  train: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  weight_lr: float = 0.0) -> None:
         self.activate(self.dist.draw())
         self.supernet.path.mixture = Mixture(GATE, self.dist.probs())
         x, y = batch
@@ -283,7 +347,9 @@ class ENAS(Learned):
         self.activate(self.dist.draw())
         self.supernet.path.mixture = None
 
-    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+    def arch_step(self, loss_of: Any, batch: tuple[torch.Tensor, torch.Tensor], *,
+                  train: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  weight_lr: float = 0.0) -> None:
         arch = self.activate(self.dist.draw())
         self.supernet.path.mixture = None
         x, y = batch

@@ -98,13 +98,14 @@ class _SupernetModule(TaskModule):
         train, val = batch
         method = self.method
         try:
+            optimizer = self._optimizer()
             if self._first + self.current_epoch >= self._warmup:
                 with frozen_norms(self.model):
-                    method.arch_step(self._loss, val)
+                    method.arch_step(self._loss, val, train=train,
+                                     weight_lr=float(optimizer.param_groups[0]["lr"]))
                 method.clear()
             method.weight_path()
             x, y = train
-            optimizer = self._optimizer()
             loss = self._loss(self.model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

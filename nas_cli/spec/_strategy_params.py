@@ -173,15 +173,23 @@ class _LearnedParams(_OneShotParams):
     penalty: PenaltySpec | None = Field(None, description="an optional hardware-cost penalty")
 
 
-class DARTSParams(_LearnedParams):
-    """DARTS (first order): every candidate runs, weighted by a softmax over its decision's
-    architecture parameters; those learn by gradient on validation batches."""
-
+class _MixtureParams(_LearnedParams):
     arch_weight_decay: float = Field(1e-3, ge=0, description="the architecture optimizer's "
                                                              "weight decay")
 
 
-class GumbelDARTSParams(DARTSParams):
+class DARTSParams(_MixtureParams):
+    """DARTS: every candidate runs, weighted by a softmax over its decision's architecture
+    parameters; those learn by gradient on validation batches (first order, or second order
+    with `unrolled`)."""
+
+    unrolled: bool = Field(False, description="second-order DARTS (NNI 2.x's unrolled): the "
+                                              "validation loss is taken after a virtual weight "
+                                              "step, its Hessian term by finite differences; "
+                                              "about 4x an architecture step's cost")
+
+
+class GumbelDARTSParams(_MixtureParams):
     """Gumbel DARTS (GDAS, SNAS, FBNet): candidates weighted by a Gumbel-softmax sample of
     the architecture distribution whose temperature anneals; `hard` runs one sampled path
     (straight-through gradients), soft weighs every candidate."""

@@ -80,6 +80,8 @@ def test_spos_keys_defaults_and_the_search_strategy(tmp_path: Path):
                  id="no-search-strategy"),
     pytest.param("strategy: {name: darts, eval_paths: 3}\n",
                  "strategy.eval_paths: unknown key", id="spos-key"),
+    pytest.param("strategy: {name: gumbel_darts, unrolled: true}\n",
+                 "strategy.unrolled: unknown key", id="second-order-darts-only"),
     pytest.param("strategy: {name: darts}\nearly_stopping: {type: median}\n",
                  "early_stopping: darts's search trials are not trained, so nothing can stop "
                  "early: remove early_stopping", id="early-stopping-darts"),
@@ -98,6 +100,7 @@ def test_the_json_schema_lists_each_strategy_keys():
              for r in schema["$defs"]["StrategySpec"]["allOf"]}
     assert {"supernet_epochs", "search", "search_trials", "retrain_top"} <= set(rules["spos"])
     assert "population_size" in rules["evolution"]
+    assert "unrolled" in rules["darts"] and "unrolled" not in rules["gumbel_darts"]
     assert "name" in schema["$defs"]["SearchStrategySpec"]["properties"]
 
 
