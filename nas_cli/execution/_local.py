@@ -114,7 +114,10 @@ class LocalBackend(Backend):
         # forked from the fork server; on GPUs spawned, so that CUDA starts in each worker alone
         context = worker_context(self.warm_imports, spawn=self.gpus is not None)
         if context.get_start_method() == "forkserver":  # from this thread, not the pool's:
-            start_server(self.warm_imports)               # Ctrl-C ignored while it imports
+            try:                                          # Ctrl-C ignored while it imports
+                start_server(self.warm_imports)
+            except OSError:  # no fork server here (its socket, its process): spawn them
+                context = worker_context(spawn=True)
         # Workers report on a Unix datagram socket, not a multiprocessing.Queue: a worker
         # killed while writing to a Queue leaves its lock held and silences every other one.
         self._inbox_dir = tempfile.mkdtemp(prefix="nas-")

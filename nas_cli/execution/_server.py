@@ -88,7 +88,10 @@ def start_server_for_spec(path: str) -> bool:
         return False
     evaluator = data.get("evaluator")
     kind = evaluator.get("type") if isinstance(evaluator, dict) else None
-    return start_server(warm_imports(kind) if isinstance(kind, str) else ())
+    try:
+        return start_server(warm_imports(kind) if isinstance(kind, str) else ())
+    except OSError:  # no socket or process here now: the backend decides how workers start
+        return False
 
 
 def stop_server() -> None:

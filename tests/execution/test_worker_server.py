@@ -250,3 +250,18 @@ def test_ctrl_c_while_the_server_still_imports_stops_cleanly(
         assert "Traceback" not in nas.err + nas.out
         assert "KeyboardInterrupt" not in nas.err + nas.out
         assert "continue with `nas resume" in nas.err
+
+
+def test_workers_are_spawned_when_no_server_can_start(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork server that cannot start (its socket's path too long, no process left): the
+    head start is skipped quietly and the pool spawns its workers."""
+    def refuse(extra=()):
+        raise OSError("AF_UNIX path too long")
+
+    monkeypatch.setattr(server, "start_server", refuse)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("evaluator: {type: function, function: m.f}\n")
+    assert server.start_server_for_spec(str(spec)) is False
+    for metrics in _run_trials(tmp_path / "trials"):
+        assert metrics["ppid"] == os.getpid()
