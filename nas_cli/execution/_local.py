@@ -280,6 +280,8 @@ class LocalBackend(Backend):
     def _done(self, number: int, future: Any) -> None:
         from pebble import ProcessExpired
 
+        from nas_cli.execution._worker import running
+
         exc = None if future.cancelled() else future.exception()
         expired = isinstance(exc, ProcessExpired)  # the worker died
         with self._lock:
@@ -294,7 +296,7 @@ class LocalBackend(Backend):
                 self._oom_kills.pop(number, None)
         # A worker reported dead that still runs was forked by a fork server that died (its
         # exit statuses went with it): lost from outside, not the trial's doing.
-        orphaned = expired and pid is not None and _running(pid)
+        orphaned = expired and pid is not None and running(pid)
         if pid is not None and (cancelled is not None or future.cancelled() or exc is not None):
             _kill_group(pid)  # the worker was stopped or died: take what the trial started
         if self.gpus is not None:
@@ -374,22 +376,6 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
         pass
-
-
-def _running(pid: int) -> bool:
-    """Whether the process `pid` runs (exists and is not a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    return True
 
 
 def _worker_pids(pool: Any) -> list[int]:

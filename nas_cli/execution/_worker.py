@@ -44,14 +44,20 @@ def _die_with_driver(driver: int) -> None:
         if handle is not None:
             select.select([handle], [], [])
         else:
-            while os.getppid() == parent and _alive(driver):
+            while os.getppid() == parent and running(driver):
                 time.sleep(0.5)
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, name="nas-driver-watchdog", daemon=True).start()
 
 
-def _alive(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether the process `pid` runs (exists and is not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -273,13 +273,12 @@ class DARTS(Learned):
             with torch.no_grad():
                 for w, w0 in zip(weights, saved):
                     w.copy_(w0)
-        penalty = self._penalty()
-        penalty_grads = ([torch.zeros_like(a) for a in alphas] if not penalty.requires_grad else
-                         [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, (
-                             torch.autograd.grad(penalty, alphas, allow_unused=True)))])
+        penalty = self._penalty()  # depends on the logits alone: its gradient adds as it is
+        penalty_grads = (torch.autograd.grad(penalty, alphas, allow_unused=True)
+                         if penalty.requires_grad else (None,) * len(alphas))
         for alpha, g, plus, minus, pg in zip(alphas, d_alpha, *sides, penalty_grads):
-            hessian = (plus - minus) / (2 * eps) if eps else torch.zeros_like(g)
-            alpha.grad = g - xi * hessian + pg
+            grad = g - xi * (plus - minus) / (2 * eps) if eps else g
+            alpha.grad = grad if pg is None else grad + pg
         self.optimizer.step()
         self.last["arch_loss"] = float((loss + penalty).detach())
 
