@@ -82,6 +82,7 @@ class Run:
     results_every: float = 0.5          # seconds between writes (grows with the write's cost)
     results_dirty: bool = False
     infeasible: int = 0                 # proposals refused by the constraints (no trial used)
+    refused: list[tuple[dict[str, Any], float]] = field(default_factory=list)  # (arch, excess)
     pruning: dict[int, tuple[float, str]] = field(default_factory=dict)  # number -> (kill at, why)
     early_stopping: EarlyStopping | None = None
     constraints: Constraints | None = None
@@ -292,6 +293,7 @@ def _prepare(run: Run, space: SearchSpace, payload: Any, store: st.TrialStore,
         run.elapsed_before = meta.elapsed or 0.0
         run.created = meta.created if meta.created is not None else run.created
         run.infeasible = meta.infeasible or 0
+        run.refused = [(arch, float(excess)) for arch, excess in meta.refused or []]
         run.reruns = dict(meta.reruns or {})
         history = []
         for record in store.records():
@@ -308,6 +310,9 @@ def _prepare(run: Run, space: SearchSpace, payload: Any, store: st.TrialStore,
                 history.append((record.arch, run.told(record), record.state))
             run.add(record)
         strategy.restore(history)
+        for arch, excess in run.refused:  # not proposed again, and learned from as before
+            strategy.mark(arch)
+            strategy.infeasible(arch, excess)
     else:
         store.set_space(space.to_json())
         store.save_meta(st.StudyMeta(name=spec.experiment_name, spec=dump_spec(spec),
@@ -419,7 +424,8 @@ def _close(run: Run, backend: Backend, store: st.TrialStore, reported: str | Non
                                    reported),
         lambda: setattr(run, "status", _final_status(run)),
         lambda: store.save_meta(st.StudyMeta(elapsed=run.elapsed(), status=run.status,
-                                             infeasible=run.infeasible)),
+                                             infeasible=run.infeasible,
+                                             refused=[list(r) for r in run.refused] or None)),
         store.close,
         lambda: save_results(run),
         lambda: (run.path / st.PID).unlink(missing_ok=True),
@@ -574,7 +580,9 @@ def _propose(run: Run, strategy: Proposer) -> dict[str, Any] | None:
         if run.constraints.violation(arch) is None:
             return arch
         run.infeasible += 1
-        strategy.infeasible(arch, run.constraints.excess(arch))
+        excess = run.constraints.excess(arch)
+        run.refused.append((arch, excess))
+        strategy.infeasible(arch, excess)
     run.stop_reason = f"no feasible architecture in {_FEASIBLE_TRIES} proposals"
     return None
 

@@ -54,6 +54,10 @@ class StudyMeta(BaseModel):
     infeasible: int | None = Field(
         None, alias="nas:infeasible",
         description="architectures the constraints refused before training (they used no trial)")
+    refused: list[tuple[dict[str, Any], float]] | None = Field(
+        None, alias="nas:refused",
+        description="each architecture the constraints refused, with how far over the limit "
+                    "it was (relative): told to the strategy again on `nas resume`")
     reruns: dict[int, int | None] | None = Field(
         None, alias="nas:reruns",
         description="interrupted trial -> the trial that ran its architecture again (null: "

@@ -171,3 +171,24 @@ def test_the_infeasible_count_survives_a_resume(nas, tmp_path):
     resumed = json.loads((path / "results.json").read_text())
     assert [t["trial"] for t in resumed["trials"]] == [t["trial"] for t in results["trials"]]
     assert resumed["infeasible"] == results["infeasible"]
+
+
+def test_a_resumed_search_never_proposes_a_refused_architecture_again(nas, tmp_path):
+    """The architectures the constraints refused are kept in the study and told to the
+    strategy again on `nas resume`: it does not spend proposals on them twice, and the count
+    stays what an uninterrupted run would report (at most one refusal per architecture)."""
+    root = tmp_path / "exps"
+    # (seed 3: without the refusals kept, this resumed search refuses 7 of them again)
+    spec = write(tmp_path, max_trial_number=4, constraints={"max_params": params_of(10)},
+                 strategy={"name": "random", "seed": 3})
+    first = run(nas, spec, root)
+    (path,) = root.iterdir()
+    spec_file = path / "spec.yaml"  # then every feasible architecture: all 10 widths
+    spec_file.write_text(spec_file.read_text().replace("max_trial_number: 4",
+                                                       "max_trial_number: 10"))
+    code, out, err = nas("resume", path.name, "--exp-dir", root)
+    assert code == 0, (out, err)
+    resumed = json.loads((path / "results.json").read_text())
+    widths = sorted(t["arch"]["width"] for t in resumed["trials"])
+    assert widths == list(range(1, 11))
+    assert first["infeasible"] <= resumed["infeasible"] <= 10  # widths 11..20, once each
