@@ -29,19 +29,70 @@ class EarlyStopping:
     """Decides, after each intermediate result, whether a running trial should stop.
 
     With several objectives it prunes on the first one (the intermediate results are that
-    metric): Optuna's pruners see the study as if it had that objective only."""
+    metric): Optuna's pruners see the study as if it had that objective only.
+
+    `median` reads only the completed trials, which no longer change: they are read from the
+    study once, then each as it completes (`finished`), instead of Optuna reading the study's
+    running trials again at every report (with 64 simulated workers, 97% of a run's time)."""
 
     def __init__(self, kind: str, params: Any, store: TrialStore):
         self.pruner = make_pruner(kind, params)
         self.store = store
         self.study = store.study  # Optuna's view, opened before the run, not at a first report
+        self._complete: dict[int, Any] | None = None  # number -> FrozenTrial (median only)
 
     def should_stop(self, number: int) -> bool:
         trial = self.store.frozen_trial(number)
         study = self.study
-        if len(study.directions) > 1:
+        if kind_reads_completed(self.pruner):
+            study = _Completed(study, self._completed())
+        if len(self.study.directions) > 1:
             study = _FirstObjective(study)
         return bool(self.pruner.prune(study, trial))
+
+    def finished(self, number: int) -> None:
+        """Trial `number` ended (its final state is in the store)."""
+        if self._complete is None:  # not read yet: the first read finds it
+            return
+        from optuna.trial import TrialState
+
+        frozen = self.store.frozen_trial(number)
+        if frozen.state == TrialState.COMPLETE:
+            self._complete[number] = frozen
+
+    def _completed(self) -> list[Any]:
+        """The completed trials (the store has committed: `frozen_trial` does it first)."""
+        if self._complete is None:
+            from optuna.trial import TrialState
+
+            self._complete = {t.number: t for t in self.study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,))}
+        return list(self._complete.values())
+
+
+def kind_reads_completed(pruner: Any) -> bool:
+    """Whether `pruner` reads the completed trials only (Optuna's percentile pruners)."""
+    from optuna.pruners import PercentilePruner
+
+    return isinstance(pruner, PercentilePruner)
+
+
+class _Completed:
+    """The study as a percentile pruner reads it: its completed trials from a cache."""
+
+    def __init__(self, study: Any, completed: list[Any]):
+        self._study = study
+        self._completed = completed
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
+        from optuna.trial import TrialState
+
+        if states is not None and tuple(states) == (TrialState.COMPLETE,) and not deepcopy:
+            return self._completed
+        return self._study.get_trials(deepcopy=deepcopy, states=states)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
 
 
 class _FirstObjective:

@@ -681,6 +681,8 @@ def _finish(run: Run, record: TrialRecord, event: Finished, strategy: Proposer,
             record.values = [record.metrics[o.metric] for o in run.spec.objectives]
     run.settle(record)
     store.finish(record)
+    if run.early_stopping is not None:
+        run.early_stopping.finished(record.number)
     if record.state.is_finished:
         strategy.tell(record.arch, run.told(record), record.state)
     save_results(run, soon=True)

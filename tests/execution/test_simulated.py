@@ -165,3 +165,47 @@ def test_simulated_specs_are_checked(tmp_path, write_spec, service, message):
     spec = write_spec(tmp_path, training_service=service)
     code, _, err = invoke("run", spec, "--exp-dir", tmp_path / "experiments")
     assert code == 2 and err.strip() == f"error: {message}"
+
+
+def test_median_early_stopping_decides_the_same_from_its_cache_of_completed_trials(
+        tmp_path, monkeypatch):
+    """The median rule reads the completed trials from a cache kept as they complete (Optuna
+    would read the running ones again at every report): every trial ends as it does when
+    Optuna reads the study itself."""
+    from nas_cli.experiment import _early
+
+    rows = [row(h, a, acc=(h / 16 + a / 100), seconds=2.0 + h / 8 + a,
+                curve=[round((h / 16 + a / 100) * f, 4) for f in (0.25, 0.5, 0.75, 1.0)])
+            for h in (4, 8, 16) for a in (0, 1)]
+    table = write_table(tmp_path, rows)
+    spec = table_spec(tmp_path, table, workers=4, max_trial_number=40,
+                      strategy={"name": "random", "seed": 5, "dedup": False},
+                      early_stopping={"type": "median", "n_startup_trials": 3})
+
+    class Compare(Listener):
+        """After each trial: the cache holds exactly the completed trials Optuna reads."""
+        checked = 0
+
+        def trial_finished(self, run, record) -> None:
+            stopping = run.early_stopping
+            if stopping._complete is None:
+                return
+            from optuna.trial import TrialState
+
+            stopping.store.frozen_trial(record.number)  # the store commits for Optuna
+            read = stopping.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            assert {t.number: t.intermediate_values for t in stopping._completed()} == \
+                {t.number: t.intermediate_values for t in read}
+            Compare.checked += 1
+
+    def trials(folder: Path, listener: Listener | None = None) -> list[tuple[Any, ...]]:
+        run = create_experiment(load_spec(spec), folder, listener)
+        return [(t["trial"], t["arch"], t["status"], t.get("error"), t["intermediate"])
+                for t in sorted(results(execute(run))["trials"], key=lambda t: t["trial"])]
+
+    cached = trials(tmp_path / "cached", Compare())
+    assert Compare.checked > 20
+    monkeypatch.setattr(_early, "kind_reads_completed", lambda pruner: False)
+    assert trials(tmp_path / "optuna") == cached
+    states = {state for _, _, state, _, _ in cached}
+    assert states == {"complete", "pruned"}, cached
