@@ -167,11 +167,14 @@ def test_simulated_specs_are_checked(tmp_path, write_spec, service, message):
     assert code == 2 and err.strip() == f"error: {message}"
 
 
-def test_median_early_stopping_decides_the_same_from_its_cache_of_completed_trials(
-        tmp_path, monkeypatch):
-    """The median rule reads the completed trials from a cache kept as they complete (Optuna
-    would read the running ones again at every report): every trial ends as it does when
-    Optuna reads the study itself."""
+@pytest.mark.parametrize("rule", [{"type": "median", "n_startup_trials": 3},
+                                  {"type": "asha", "reduction_factor": 2}])
+def test_early_stopping_decides_the_same_from_its_cache_of_the_study(tmp_path, monkeypatch,
+                                                                      rule):
+    """The pruners read the study from a cache: finished trials kept as they end, the rung
+    values ASHA writes kept as it writes them (Optuna would read every running trial again
+    at each decision). Every trial ends as it does when Optuna reads the study itself, and
+    after each trial the cache holds what Optuna reads."""
     from nas_cli.experiment import _early
 
     rows = [row(h, a, acc=(h / 16 + a / 100), seconds=2.0 + h / 8 + a,
@@ -180,7 +183,7 @@ def test_median_early_stopping_decides_the_same_from_its_cache_of_completed_tria
     table = write_table(tmp_path, rows)
     spec = table_spec(tmp_path, table, workers=4, max_trial_number=40,
                       strategy={"name": "random", "seed": 5, "dedup": False},
-                      early_stopping={"type": "median", "n_startup_trials": 3})
+                      early_stopping=rule)
 
     class Compare(Listener):
         """After each trial: the cache holds exactly the completed trials Optuna reads."""
@@ -188,14 +191,20 @@ def test_median_early_stopping_decides_the_same_from_its_cache_of_completed_tria
 
         def trial_finished(self, run, record) -> None:
             stopping = run.early_stopping
-            if stopping._complete is None:
+            if stopping._finished is None:
                 return
             from optuna.trial import TrialState
 
             stopping.store.frozen_trial(record.number)  # the store commits for Optuna
-            read = stopping.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            assert {t.number: t.intermediate_values for t in stopping._completed()} == \
-                {t.number: t.intermediate_values for t in read}
+            read = stopping.study.get_trials(deepcopy=False)
+            assert {t.number: (t.state, t.intermediate_values, t.system_attrs)
+                    for t in stopping._finished_trials()} == \
+                {t.number: (t.state, t.intermediate_values, t.system_attrs)
+                 for t in read if t.state.is_finished()}
+            running = {t._trial_id: {k: v for k, v in t.system_attrs.items()
+                                     if k.startswith("completed_rung_")}
+                       for t in read if t.state == TrialState.RUNNING}
+            assert stopping._rungs == {i: attrs for i, attrs in running.items() if attrs}
             Compare.checked += 1
 
     def trials(folder: Path, listener: Listener | None = None) -> list[tuple[Any, ...]]:
@@ -203,9 +212,10 @@ def test_median_early_stopping_decides_the_same_from_its_cache_of_completed_tria
         return [(t["trial"], t["arch"], t["status"], t.get("error"), t["intermediate"])
                 for t in sorted(results(execute(run))["trials"], key=lambda t: t["trial"])]
 
+    Compare.checked = 0
     cached = trials(tmp_path / "cached", Compare())
     assert Compare.checked > 20
-    monkeypatch.setattr(_early, "kind_reads_completed", lambda pruner: False)
+    monkeypatch.setattr(_early, "reads_a_cache", lambda pruner: False)
     assert trials(tmp_path / "optuna") == cached
     states = {state for _, _, state, _, _ in cached}
     assert states == {"complete", "pruned"}, cached
