@@ -28,6 +28,9 @@ PRELOAD = ("torch", "nas_cli.nn", "nas_cli.space._freeze", "nas_cli.execution._t
            "nas_cli.execution._worker")
 
 
+_UNTOUCHED = object()  # SIGINT's handler was not changed
+
+
 def warm_imports(evaluator_type: str) -> tuple[str, ...]:
     """What workers import besides torch for an evaluator type: Lightning, but for functions."""
     return () if evaluator_type == "function" else ("pytorch_lightning",)
@@ -56,14 +59,14 @@ def start_server(extra: tuple[str, ...] = ()) -> bool:
     # The server ignores Ctrl-C once it serves, not while it imports: started with SIGINT
     # ignored (kept across exec), a Ctrl-C in its first second prints no traceback of it.
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous: Any = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread: cannot touch signals, start it as it is
-        forkserver.ensure_running()
-        return True
+        previous = _UNTOUCHED
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not _UNTOUCHED:
+            signal.signal(signal.SIGINT, previous)
     return True
 
 

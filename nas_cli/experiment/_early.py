@@ -45,9 +45,7 @@ class EarlyStopping:
 
     def should_stop(self, number: int) -> bool:
         trial = self.store.frozen_trial(number)  # (the store commits before Optuna reads)
-        study: Any = self.study
-        if reads_a_cache(self.pruner):
-            study = _Cached(study, self._finished_trials(), self._rungs)
+        study: Any = _Cached(self.study, self._finished_trials(), self._rungs)
         if len(self.study.directions) > 1:
             study = _FirstObjective(study)
         return bool(self.pruner.prune(study, trial))
@@ -67,17 +65,10 @@ class EarlyStopping:
         return list(self._finished.values())
 
 
-def reads_a_cache(pruner: Any) -> bool:
-    """Whether `pruner` reads the study through the cache: Optuna's percentile pruners (the
-    completed trials) and successive halving (every trial's rung values)."""
-    from optuna.pruners import PercentilePruner, SuccessiveHalvingPruner
-
-    return isinstance(pruner, PercentilePruner | SuccessiveHalvingPruner)
-
-
 class _Cached:
-    """The study as the pruners read it: finished trials from the cache, running trials as
-    the rung values written for them (a running trial without any counts for nothing)."""
+    """The study as the pruners read it (the median rule: its completed trials; ASHA: every
+    trial's rung values): finished trials from the cache, running trials as the rung values
+    written for them (a running trial without any counts for nothing)."""
 
     def __init__(self, study: Any, finished: list[Any], rungs: dict[int, dict[str, Any]]):
         self._study = study

@@ -215,7 +215,7 @@ def test_early_stopping_decides_the_same_from_its_cache_of_the_study(tmp_path, m
     Compare.checked = 0
     cached = trials(tmp_path / "cached", Compare())
     assert Compare.checked > 20
-    monkeypatch.setattr(_early, "reads_a_cache", lambda pruner: False)
+    monkeypatch.setattr(_early, "_Cached", lambda study, finished, rungs: study)  # Optuna
     assert trials(tmp_path / "optuna") == cached
     states = {state for _, _, state, _, _ in cached}
     assert states == {"complete", "pruned"}, cached

@@ -150,6 +150,20 @@ def test_the_spec_of_a_run_command_line(args: list[str], spec: str | None) -> No
     assert _run_spec_argument(args) == spec
 
 
+def test_the_run_options_that_take_a_value_are_those_of_nas_run() -> None:
+    """The CLI reads `nas run`'s SPEC before typer does: its list of the options that take a
+    value is the command's own."""
+    import typer
+
+    from nas_cli.cli import _RUN_VALUE_OPTIONS
+    from nas_cli.cli._app import app
+
+    run = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    taking = {name for param in run.params if param.param_type_name == "option"
+              and not param.is_flag for name in param.opts}
+    assert taking == _RUN_VALUE_OPTIONS
+
+
 @pytest.mark.parametrize(("text", "starts"), [
     ("evaluator: {type: function, function: m.f}\n", True),
     ("training_service: {platform: local}\n", True),
